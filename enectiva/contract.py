@@ -92,10 +92,7 @@ def operations() -> dict[str, Operation]:
             op = item.get(method)
             if not op:
                 continue
-            if path == "/access_tokens":
-                token = "login"
-            else:
-                token = op.get("x-token", "access")
+            token = "login" if path == "/access_tokens" else op.get("x-token", "access")
             out[op["operationId"]] = Operation(
                 operation_id=op["operationId"],
                 method=method.upper(),

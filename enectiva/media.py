@@ -10,10 +10,7 @@ def accept_ok(accept: str | None) -> bool:
     """``Accept`` must list the JSON:API type (``*/*`` alone is not enough)."""
     if not accept:
         return False
-    for part in accept.split(","):
-        if part.split(";", 1)[0].strip().lower() == MEDIA_TYPE:
-            return True
-    return False
+    return any(part.split(";", 1)[0].strip().lower() == MEDIA_TYPE for part in accept.split(","))
 
 
 def content_type_ok(content_type: str | None) -> bool:

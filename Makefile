@@ -1,0 +1,44 @@
+# Every target installs what it needs into .venv first (Python >= 3.11 on PATH as $(PYTHON)).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-dev
+PYTEST_ARGS ?=
+
+.PHONY: install test test-fast lint demo bench sandbox clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python >= 3.11 required (set PYTHON=...)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -U pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The whole test suite (what CI runs): unit, integration, end-to-end, slow suites included.
+test: install
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+## The quick loop while developing: everything not marked slow.
+test-fast: install
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not slow" $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+## The main job end to end: sandbox -> CSV tap -> target-enectiva; tap-enectiva -> DuckDB; report.
+demo: install
+	$(BIN)/python demo/run_demo.py
+
+## Throughput and memory benchmarks against baselines measured in the same run.
+bench: install
+	$(BIN)/python -m benchmarks.run
+
+## The sandbox on its own, demo seed, data kept in sandbox.db.
+sandbox: install
+	$(BIN)/enectiva-sandbox serve --port 8787 --data sandbox.db --seed demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .meltano output
