@@ -1,0 +1,1 @@
+"""tap-enectiva: a Singer tap for the Enectiva energy-management API."""

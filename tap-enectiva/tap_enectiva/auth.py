@@ -1,0 +1,130 @@
+"""The login-token -> access-token exchange, shared by every stream of a tap run."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import requests
+from singer_sdk.authenticators import APIAuthenticatorBase
+
+from enectiva.auth import AccessToken, access_token_path, bearer, parse_access_token_document
+from enectiva.errors import parse_error
+from enectiva.media import MEDIA_TYPE
+from tap_enectiva.errors import TapError, connection_reason
+from tap_enectiva.retry import is_retriable_status, wait_seconds
+
+#: Connection attempts before an api_url that never answered counts as wrong.
+FIRST_CONTACT_ATTEMPTS = 2
+
+logger = logging.getLogger("tap-enectiva.auth")
+
+
+class AccessTokenAuthenticator(APIAuthenticatorBase):
+    """Exchanges the login token (``POST /access_tokens``), renews the access token before
+    it expires and once after a 401, and puts it in each request's Authorization header."""
+
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        login_token: str,
+        session: requests.Session,
+        timeout: float,
+        max_retries: int,
+        user_agent: str,
+    ) -> None:
+        super().__init__()
+        self._url = api_url.rstrip("/") + access_token_path()
+        self._api_url = api_url
+        self._login_token = login_token
+        self._session = session
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._user_agent = user_agent
+        self._token: AccessToken | None = None
+        self._renewed_after_401: str | None = None
+        self._reached = False
+
+    # ---- used by the streams ----
+
+    def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        # Only the header: the base class would also re-encode the query string.
+        request.headers["Authorization"] = f"Bearer {self.access_token()}"
+        return request
+
+    def access_token(self) -> str:
+        """A valid access token, exchanged anew when none is held or it is about to expire."""
+        if self._token is None or self._token.should_renew():
+            self._token = self._exchange()
+        return self._token.token
+
+    def renew_after_refusal(self, request: requests.PreparedRequest | None) -> bool:
+        """After a 401: drop the refused token and get a new one, once.
+
+        Returns False when the refused token was itself the renewal (the run must stop).
+        """
+        used = _bearer_of(request)
+        if used is not None and used == self._renewed_after_401:
+            return False
+        if self._token is None or used is None or used == self._token.token:
+            self._token = self._exchange()
+            self._renewed_after_401 = self._token.token
+        return True
+
+    def accepted(self, request: requests.PreparedRequest | None) -> None:
+        """A 2xx answer: a token renewed after a 401 has proved itself."""
+        if self._renewed_after_401 is not None and _bearer_of(request) == self._renewed_after_401:
+            self._renewed_after_401 = None
+
+    # ---- the exchange ----
+
+    def _exchange(self) -> AccessToken:
+        headers = {
+            "Accept": MEDIA_TYPE,
+            "User-Agent": self._user_agent,
+            **bearer(self._login_token),
+        }
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._session.post(self._url, headers=headers, timeout=self._timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                limit = self._max_retries + 1 if self._reached else FIRST_CONTACT_ATTEMPTS
+                if attempt >= min(limit, self._max_retries + 1):
+                    raise TapError(
+                        f"cannot reach api_url {self._api_url}: {connection_reason(exc)}"
+                    ) from None
+                self._sleep(attempt, None, connection_reason(exc))
+                continue
+            self._reached = True
+            status = response.status_code
+            if status == 201 or status == 200:
+                try:
+                    token = parse_access_token_document(response.json())
+                except ValueError as exc:
+                    raise TapError(f"token exchange at {self._url} answered oddly: {exc}") from None
+                logger.info("Obtained an access token valid for %d s", token.lifetime)
+                return token
+            error = parse_error(status, response.content)
+            if status in (401, 403):
+                raise TapError(
+                    f"login_token was refused (HTTP {status}: {error.detail}); "
+                    "check login_token and api_url"
+                )
+            if not is_retriable_status(status) or attempt > self._max_retries:
+                raise TapError(f"token exchange at {self._url} failed: {error}")
+            self._sleep(attempt, response, f"HTTP {status}")
+
+    def _sleep(self, attempt: int, response: requests.Response | None, why: str) -> None:
+        delay = wait_seconds(attempt, response)
+        logger.warning("Token exchange: %s; retrying in %.1f s (try %d)", why, delay, attempt)
+        time.sleep(delay)
+
+
+def _bearer_of(request: requests.PreparedRequest | None) -> str | None:
+    if request is None:
+        return None
+    value = request.headers.get("Authorization", "")
+    return value[7:] if value.startswith("Bearer ") else None

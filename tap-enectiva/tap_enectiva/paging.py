@@ -1,0 +1,50 @@
+"""JSON:API list documents and the ``links.next`` paginator (contract section 3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import requests
+from singer_sdk.pagination import BaseAPIPaginator
+
+_decode = msgspec.json.Decoder().decode
+
+
+def document(response: requests.Response) -> dict[str, Any]:
+    """The decoded body, decoded once per response (records and paginator share it)."""
+    doc = getattr(response, "_enectiva_document", None)
+    if doc is None:
+        try:
+            doc = _decode(response.content)
+        except msgspec.DecodeError:
+            doc = {}
+        if not isinstance(doc, dict):
+            doc = {}
+        response._enectiva_document = doc  # type: ignore[attr-defined]
+    return doc
+
+
+def next_link(response: requests.Response) -> str | None:
+    """``links.next`` of a list answer; None at the end."""
+    links = document(response).get("links")
+    return links.get("next") or None if isinstance(links, dict) else None
+
+
+class NextLinkPaginator(BaseAPIPaginator[str | None]):
+    """Follows ``links.next`` until it is null.
+
+    A short or even empty page does not end a list: the page size is the server's choice.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(None)
+
+    def has_more(self, response: requests.Response) -> bool:
+        return next_link(response) is not None
+
+    def get_next(self, response: requests.Response) -> str | None:
+        return next_link(response)
+
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        return self.has_more(response)

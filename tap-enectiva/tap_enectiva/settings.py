@@ -1,0 +1,91 @@
+"""The tap's settings (``--about`` lists them with these descriptions)."""
+
+from __future__ import annotations
+
+from singer_sdk import typing as th
+
+DEFAULT_API_URL = "https://api.enectiva.cz"
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "api_url",
+        th.URIType,
+        default=DEFAULT_API_URL,
+        description="Base URL of the Enectiva API (the sandbox's URL in tests).",
+    ),
+    th.Property(
+        "customer_id",
+        th.StringType,
+        description="The customer UUID (informational for the read endpoints).",
+    ),
+    th.Property(
+        "login_token",
+        th.StringType,
+        required=True,
+        secret=True,
+        description="Long-lived login token, exchanged for short-lived access tokens.",
+    ),
+    th.Property(
+        "start_date",
+        th.DateTimeType,
+        description="Read readings, data points and deltas from this instant on "
+        "(first run; later runs continue from their bookmarks).",
+    ),
+    th.Property(
+        "end_date",
+        th.DateTimeType,
+        description="Read only records strictly before this instant.",
+    ),
+    th.Property(
+        "meter_ids",
+        th.ArrayType(th.StringType),
+        description="Only these meters (and their readings and deltas); all when unset.",
+    ),
+    th.Property(
+        "include_deactivated",
+        th.BooleanType,
+        default=False,
+        description="Also list deactivated meters (and read their readings and deltas).",
+    ),
+    th.Property(
+        "data_series_ids",
+        th.ArrayType(th.StringType),
+        description="Data series to read data points of (the API has no list of them).",
+    ),
+    th.Property(
+        "virtual_meter_ids",
+        th.ArrayType(th.StringType),
+        description="Virtual meters to read monthly deltas of (the API has no list of them).",
+    ),
+    th.Property(
+        "deltas_lookback_months",
+        th.IntegerType,
+        default=3,
+        description="Months before the last bookmarked month that every run reads again, "
+        "because the current month grows and past months can change.",
+    ),
+    th.Property(
+        "request_timeout",
+        th.NumberType,
+        default=60,
+        description="Seconds to wait for an answer before retrying a request.",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType,
+        default=8,
+        description="Retries of a request after 429, 5xx, timeouts and dropped connections "
+        "(exponential backoff with jitter; Retry-After honoured).",
+    ),
+    th.Property(
+        "user_agent",
+        th.StringType,
+        description="User-Agent header of every request (default tap-enectiva/VERSION).",
+    ),
+    th.Property(
+        "verify_tls",
+        th.BooleanType,
+        default=True,
+        description="Verify the API's TLS certificate; turn off only for a test server.",
+    ),
+).to_dict()

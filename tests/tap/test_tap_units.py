@@ -1,0 +1,172 @@
+"""The tap's request building and answer handling, without a server."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.streams.rest import PageContext
+from tap_enectiva.client import utc_time
+from tap_enectiva.errors import TapError
+from tap_enectiva.paging import NextLinkPaginator
+from tap_enectiva.tap import TapEnectiva
+
+BASE = {"api_url": "http://api.test", "login_token": "login-secret-token"}
+
+
+def make_tap(state: dict | None = None, **config: object) -> TapEnectiva:
+    return TapEnectiva(config={**BASE, **config}, state=state or {}, setup_mapper=False)
+
+
+def first_page_query(stream, context: dict) -> dict[str, list[str]]:
+    request = stream.get_http_request(page=PageContext(context, None))
+    prepared = requests.Request("GET", request.url, params=request.encode_params()).prepare()
+    return parse_qs(urlsplit(prepared.url).query)
+
+
+def answer(status: int, body: dict | None = None, headers: dict | None = None):
+    response = requests.Response()
+    response.status_code = status
+    response._content = json.dumps(body or {}).encode()
+    response.headers.update(headers or {})
+    response.request = requests.Request("GET", "http://api.test/meters").prepare()
+    return response
+
+
+def partition_state(stream: str, key: str, value: str, context: dict) -> dict:
+    return {
+        "bookmarks": {
+            stream: {
+                "partitions": [
+                    {"context": context, "replication_key": key, "replication_key_value": value}
+                ]
+            }
+        }
+    }
+
+
+def test_first_run_filters_from_start_date_inclusive_and_sorts():
+    tap = make_tap(start_date="2024-03-01T00:00:00+01:00", end_date="2024-04-01T00:00:00Z")
+    query = first_page_query(tap.streams["readings"], {"meter_id": "7"})
+    assert query["filter[]"] == [
+        "readings.time>=2024-02-29T23:00:00Z",
+        "readings.time<2024-04-01T00:00:00Z",
+    ]
+    assert query["sort"] == ["time"]
+
+
+def test_bookmark_filters_strictly_after_it():
+    context = {"meter_id": "7"}
+    state = partition_state("readings", "time", "2024-03-05T10:00:00Z", context)
+    tap = make_tap(state, start_date="2024-01-01T00:00:00Z")
+    query = first_page_query(tap.streams["readings"], context)
+    assert query["filter[]"] == ["readings.time>2024-03-05T10:00:00Z"]
+
+
+def test_start_date_later_than_bookmark_wins():
+    context = {"data_series_id": "3"}
+    state = partition_state("data_points", "time", "2023-01-01T00:00:00Z", context)
+    tap = make_tap(state, start_date="2024-01-01T00:00:00Z")
+    query = first_page_query(tap.streams["data_points"], context)
+    assert query["filter[]"] == ["data_series.time>=2024-01-01T00:00:00Z"]
+
+
+def test_filter_values_are_percent_encoded():
+    tap = make_tap(start_date="2024-03-01T00:00:00Z")
+    request = tap.streams["readings"].get_http_request(page=PageContext({"meter_id": "7"}, None))
+    encoded = request.encode_params()
+    assert "filter%5B%5D=readings.time%3E%3D2024-03-01T00%3A00%3A00Z" in encoded
+    assert request.url == "http://api.test/meters/7/readings"
+
+
+def test_next_pages_follow_links_next_verbatim():
+    tap = make_tap(start_date="2024-03-01T00:00:00Z")
+    link = "http://api.test/meters/7/readings?page=2&filter%5B%5D=readings.time%3E1"
+    request = tap.streams["readings"].get_http_request(page=PageContext({"meter_id": "7"}, link))
+    assert request.url == link
+    assert request.encode_params() == ""
+
+
+@pytest.mark.parametrize(
+    ("bookmark", "lookback", "expected"),
+    [
+        ("2024-06-01T00:00:00", 3, "2024-03-01T00:00:00"),
+        ("2024-02-01T00:00:00", 3, "2023-11-01T00:00:00"),
+        ("2024-06-01T00:00:00", 0, "2024-06-01T00:00:00"),
+    ],
+)
+def test_deltas_reread_the_lookback_window(bookmark, lookback, expected):
+    context = {"meter_id": "7"}
+    state = partition_state("meter_deltas", "time", bookmark, context)
+    tap = make_tap(state, start_date="2020-01-15T00:00:00Z", deltas_lookback_months=lookback)
+    query = first_page_query(tap.streams["meter_deltas"], context)
+    assert query["filter[]"] == [f"meter_deltas.time>={expected}"]
+
+
+def test_deltas_first_run_starts_at_start_dates_month():
+    tap = make_tap(start_date="2024-05-20T10:00:00Z")
+    query = first_page_query(tap.streams["entity_deltas"], {"entity_id": "1"})
+    assert query["filter[]"] == ["entity_deltas.time>=2024-05-01T00:00:00"]
+
+
+def test_lookback_never_goes_before_start_date():
+    context = {"virtual_meter_id": "4"}
+    state = partition_state("virtual_meter_deltas", "time", "2024-02-01T00:00:00", context)
+    tap = make_tap(state, start_date="2024-01-10T00:00:00Z")
+    query = first_page_query(tap.streams["virtual_meter_deltas"], context)
+    assert query["filter[]"] == ["virtual_meter_deltas.time>=2024-01-01T00:00:00"]
+
+
+def test_paginator_ends_only_when_links_next_is_null():
+    paginator = NextLinkPaginator()
+    short_page = answer(200, {"data": [{"id": "1"}], "links": {"next": "http://api.test/x?page=2"}})
+    paginator.advance(short_page)
+    assert not paginator.finished
+    assert paginator.current_value == "http://api.test/x?page=2"
+    empty_page = answer(200, {"data": [], "links": {"next": "http://api.test/x?page=3"}})
+    assert paginator.continue_if_empty(empty_page)
+    paginator.advance(answer(200, {"data": [], "links": {"next": None}}))
+    assert paginator.finished
+
+
+def test_times_are_emitted_in_utc_with_z():
+    assert utc_time("2024-01-31T23:00:00Z") == "2024-01-31T23:00:00Z"
+    assert utc_time("2024-02-01T00:00:00+01:00") == "2024-01-31T23:00:00Z"
+    assert utc_time("2024-02-01T00:00:00.750+00:00") == "2024-02-01T00:00:00Z"
+
+
+def test_answers_map_to_retry_or_a_clear_failure():
+    stream = make_tap().streams["meters"]
+    with pytest.raises(RetriableAPIError):
+        stream.validate_response(answer(503, {"errors": [{"status": "503", "title": "x"}]}))
+    with pytest.raises(RetriableAPIError):
+        stream.validate_response(answer(429, {}, {"Retry-After": "1"}))
+    detail = {"errors": [{"status": "400", "title": "Invalid", "detail": "bad filter value"}]}
+    with pytest.raises(FatalAPIError, match=r"stream 'meters'.*bad filter value"):
+        stream.validate_response(answer(400, detail))
+    with pytest.raises(TapError, match=r"stream 'meters' needs the 'meters' scope"):
+        stream.validate_response(answer(403, {"errors": [{"status": "403", "title": "F"}]}))
+
+
+def test_catalog_has_contract_schemas_and_no_secrets():
+    tap = make_tap()
+    catalog = json.dumps(tap.catalog_dict)
+    assert "login-secret-token" not in catalog
+    readings = tap.streams["readings"]
+    assert readings.primary_keys == ("meter_id", "time")
+    assert readings.replication_key == "time"
+    assert set(readings.schema["properties"]) == {
+        "id",
+        "meter_id",
+        "import_id",
+        "suit",
+        "time",
+        "state",
+        "unit",
+    }
+    deltas = tap.streams["meter_deltas"].schema["properties"]
+    assert "format" not in deltas["time"]  # local month start, no offset
+    assert "time_zone" in deltas
