@@ -106,7 +106,7 @@ def check_input(
     now = now or utcnow()
     for field in NUMBER_FIELDS[kind]:
         value = attributes.get(field)
-        if isinstance(value, float) and not math.isfinite(value) and field not in seen:
+        if _is_number(value) and not _is_finite(value) and field not in seen:
             out.append(Violation(field, "must be a finite number (NaN and infinity are refused)"))
             seen.add(field)
     times: dict[str, datetime] = {}
@@ -133,6 +133,18 @@ def check_input(
         if given not in (None, customer_uuid):
             out.append(Violation("customer_uuid", "must equal the customer in the path"))
     return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_finite(value: float) -> bool:
+    """Finite and representable as a float (a huge JSON integer is not)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _invoice_dates(attributes: dict[str, Any], seen: set[str], now: datetime) -> list[Violation]:

@@ -1,0 +1,268 @@
+"""The Starlette application: one pipeline for every documented operation.
+
+Order of checks (contract section 5): latency, 429 rate limit, injected 5xx, 406/415 media
+type, 401/403 authentication (and 404 unknown customer), then the operation itself
+(404/400/409). Injected drops close the connection without an answer, either before the
+operation runs or after it (then the change is stored but the client never hears of it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from enectiva import contract, media
+from enectiva.errors import error_document
+from enectiva.times import format_timestamp
+from enectiva_sandbox import admin, reads, security
+from enectiva_sandbox.deltas import DeltaCalculator
+from enectiva_sandbox.faults import Faults, RateLimiter, Stats
+from enectiva_sandbox.imports import HANDLERS as IMPORT_HANDLERS
+from enectiva_sandbox.jsonapi import Problem
+from enectiva_sandbox.routing import Router
+from enectiva_sandbox.store import Store
+
+log = logging.getLogger("enectiva_sandbox")
+_encode = msgspec.json.Encoder().encode
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def access_token_handler(server: Server, ctx: Context) -> tuple[int, dict[str, Any]]:
+    """``POST /access_tokens``: a JWT for the login token (no body)."""
+    if ctx.body.strip():
+        raise Problem(400, "POST /access_tokens takes no body", pointer="")
+    issued = server.auth.issue(ctx.token, server.faults.token_lifetime)
+    expires = format_timestamp(datetime.fromtimestamp(issued["exp"], UTC))
+    return 201, {
+        "data": {
+            "type": "access_tokens",
+            "id": issued["jti"],
+            "attributes": {"token": issued["token"], "expires_at": expires},
+        }
+    }
+
+
+HANDLERS = {
+    "createAccessToken": access_token_handler,
+    **reads.HANDLERS,
+    **IMPORT_HANDLERS,
+}
+BODY_OPERATIONS = frozenset(
+    op.operation_id for op in contract.operations().values() if "requestBody" in op.raw
+)
+
+
+@dataclass
+class Context:
+    """What a handler needs of its request."""
+
+    op: contract.Operation
+    params: dict[str, str]
+    customer_id: str
+    token: str
+    base: str  # absolute URL of the path, no query
+    query_string: str
+    body: bytes
+
+
+class Server:
+    """The sandbox's state: store, settings, counters."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        secret: str,
+        page_size: int = 1000,
+        faults: Faults | None = None,
+        validate_responses: bool = False,
+    ) -> None:
+        missing = set(contract.operations()) ^ set(HANDLERS)
+        if missing:
+            raise RuntimeError(f"operations without handler or undocumented: {sorted(missing)}")
+        self.store = store
+        self.page_size = page_size
+        self.faults = faults or Faults()
+        self.validate_responses = validate_responses
+        self.stats = Stats()
+        self.limiter = RateLimiter()
+        self.router = Router()
+        self.auth = security.Authenticator(store, secret)
+        self.deltas = DeltaCalculator(store)
+
+    # ---------- the pipeline ----------
+
+    async def handle(self, request: Request) -> Response | None:
+        """Answer one API request; None means: drop the connection."""
+        raw_path = request.scope.get("raw_path", b"").decode("latin-1").split("?", 1)[0]
+        if not raw_path:
+            raw_path = request.url.path
+        if raw_path.startswith("/_sandbox/"):
+            return await admin.handle(self, request, raw_path)
+        op, params, known = self.router.match(raw_path, request.method)
+        faults = self.faults
+        if faults.latency_ms:
+            await asyncio.sleep(faults.latency_ms / 1000)
+        try:
+            status, doc, headers = await self._answer(request, op, params, known, raw_path)
+        except Problem as problem:
+            status, doc, headers = problem.status, problem.document, problem.headers
+        except _Drop:
+            self.stats.dropped += 1
+            return None
+        if faults.drop_rate and request.method != "GET" and faults.pick_drop():
+            self.stats.dropped += 1  # stored, but the client never hears of it
+            return None
+        if self.validate_responses and op is not None:
+            status, doc, headers = self._validated(op, status, doc, headers)
+        self.stats.count(op.operation_id if op else None, status)
+        if doc is None:
+            return Response(status_code=status, headers=headers)
+        return Response(_encode(doc), status, headers, media_type=media.MEDIA_TYPE)
+
+    async def _answer(
+        self,
+        request: Request,
+        op: contract.Operation | None,
+        params: dict[str, str],
+        known: bool,
+        raw_path: str,
+    ) -> tuple[int, dict[str, Any] | None, dict[str, str]]:
+        headers = request.headers
+        faults = self.faults
+        if faults.rate_limit:
+            wait = self.limiter.take(
+                self.auth.credential_key(headers.get("authorization")), faults.rate_limit
+            )
+            if wait is not None:
+                raise Problem(
+                    429,
+                    f"rate limit of {faults.rate_limit:g} requests/s exceeded: retry in {wait} s",
+                    headers={"Retry-After": str(wait)},
+                )
+        failure = faults.pick_failure()
+        if failure is not None:
+            self.stats.failed += 1
+            raise Problem(failure, "injected failure (sandbox --fail-rate)")
+        if faults.drop_rate and faults.pick_drop():
+            raise _Drop
+        if op is None:
+            if known:
+                allowed = ", ".join(self.router.allowed_methods(raw_path))
+                raise Problem(
+                    405,
+                    f"{request.method} is not allowed here (use {allowed})",
+                    headers={"Allow": allowed},
+                )
+            raise Problem(404, f"no such path {raw_path}", code="not_found")
+        if not media.accept_ok(headers.get("accept")):
+            raise Problem(406, f"the Accept header must list {media.MEDIA_TYPE}")
+        body = await request.body()
+        content_type = headers.get("content-type")
+        needs_type = op.operation_id in BODY_OPERATIONS or body
+        if needs_type and not media.content_type_ok(content_type):
+            raise Problem(415, f"the Content-Type must be {media.MEDIA_TYPE}")
+        authorization = headers.get("authorization")
+        caller = self.auth.check(op, authorization, params)
+        ctx = Context(
+            op=op,
+            params=params,
+            customer_id=caller.customer_id,
+            token=security.bearer_token(authorization) or "",
+            base=f"{request.url.scheme}://{headers.get('host') or request.url.netloc}{raw_path}",
+            query_string=request.scope.get("query_string", b"").decode("latin-1"),
+            body=body,
+        )
+        status, doc = HANDLERS[op.operation_id](self, ctx)
+        return status, doc, {}
+
+    def _validated(
+        self, op: contract.Operation, status: int, doc: Any, headers: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
+        """Check an answer against its documented schema; a mismatch becomes a loud 500."""
+        problems: list[str] = []
+        if str(status) not in op.statuses and status not in (405, 500, 502, 503):
+            problems.append(f"status {status} is not documented")
+        else:
+            name = contract.response_schema_name(op.operation_id, status)
+            if name is None and doc is not None and status < 500:
+                problems.append(f"status {status} documents no body")
+            elif name is not None:
+                errors = list(contract.validator(name).iter_errors(doc))
+                problems += [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors]
+        if status == 429 and not headers.get("Retry-After", "").isdigit():
+            problems.append("429 without an integer Retry-After")
+        if not problems:
+            return status, doc, headers
+        self.stats.invalid_responses += 1
+        message = f"{op.operation_id} {status}: " + "; ".join(problems[:3])
+        self.stats.response_errors.append(message)
+        log.error("invalid response: %s", message)
+        return 500, error_document(500, f"sandbox answer broke the contract: {message}"), {}
+
+
+class _Drop(Exception):
+    """Close the connection without answering."""
+
+
+def build_app(server: Server) -> Starlette:
+    """The ASGI application serving ``server``."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            response = await server.handle(request)
+        except Exception:
+            log.exception("unexpected error on %s %s", request.method, request.url.path)
+            doc = error_document(500, "unexpected sandbox error (see the server log)")
+            server.stats.count(None, 500)
+            return Response(_encode(doc), 500, media_type=media.MEDIA_TYPE)
+        if response is None:
+            drop_connection(request.scope.get("sandbox.cycle"))
+            return _Silent()
+        return response
+
+    app = Starlette(routes=[Route("/{path:path}", endpoint, methods=ALL_METHODS)])
+    app.state.server = server
+    return _TransportExposer(app)  # type: ignore[return-value]
+
+
+class _Silent(Response):
+    """A response that sends nothing (its connection was closed on purpose)."""
+
+    def __init__(self) -> None:
+        super().__init__(b"", 200)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        return None
+
+
+def drop_connection(cycle: Any) -> None:
+    """Close uvicorn's connection of a request cycle without answering."""
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        raise RuntimeError("cannot drop the connection: no uvicorn transport")
+    cycle.disconnected = True  # so that uvicorn does not try to answer 500 on a closed socket
+    transport.close()
+
+
+class _TransportExposer:
+    """Puts uvicorn's request cycle into the scope so that a drop can close the connection."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+        self.state = app.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope["sandbox.cycle"] = getattr(send, "__self__", None)
+        await self.app(scope, receive, send)
