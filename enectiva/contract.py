@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -60,6 +61,28 @@ def validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(
         _component(name), format_checker=Draft202012Validator.FORMAT_CHECKER
     )
+
+
+@functools.cache
+def fast_check(name: str) -> Callable[[Any], bool]:
+    """A quick yes/no for a component: the Rust validator when installed, else the Python one.
+
+    The Python validator stays the authority for *why* something is invalid (its messages);
+    this only lets valid input (the hot path of the sandbox and the target) skip it.
+    """
+    try:
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover - jsonschema-rs is a declared dependency
+        return validator(name).is_valid
+    rust_is_valid = jsonschema_rs.validator_for(_component(name), validate_formats=True).is_valid
+
+    def is_valid(instance: Any) -> bool:
+        try:
+            return rust_is_valid(instance)
+        except (ValueError, UnicodeError):  # e.g. lone surrogates: let the Python one judge
+            return False
+
+    return is_valid
 
 
 @dataclass(frozen=True)

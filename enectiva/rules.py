@@ -98,11 +98,13 @@ def check_input(
         return [Violation("", "attributes must be an object")]
     out: list[Violation] = []
     seen: set[str] = set()
-    for error in contract.validator(INPUT_SCHEMAS[kind]).iter_errors(attributes):
-        attr, msg = _schema_message(error)
-        if attr not in seen:
-            seen.add(attr)
-            out.append(Violation(attr, msg))
+    schema = INPUT_SCHEMAS[kind]
+    if not contract.fast_check(schema)(attributes):
+        for error in contract.validator(schema).iter_errors(attributes):
+            attr, msg = _schema_message(error)
+            if attr not in seen:
+                seen.add(attr)
+                out.append(Violation(attr, msg))
     now = now or utcnow()
     for field in NUMBER_FIELDS[kind]:
         value = attributes.get(field)

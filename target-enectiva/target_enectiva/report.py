@@ -1,0 +1,76 @@
+"""Per-stream counts of what the target did, and the summary it logs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+
+#: Counters in the order the summary prints them.
+COUNTERS = (
+    "sent",
+    "created",
+    "updated",
+    "already_present",
+    "deleted",
+    "already_deleted",
+    "suspicious",
+    "rejected",
+    "skipped",
+    "retried",
+    "throttled",
+    "validated",
+)
+
+
+class Report:
+    """Thread-safe counters per stream (the main thread and the delivery thread both count)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
+        self._started = time.monotonic()
+
+    def add(self, stream: str, counter: str, amount: int = 1) -> None:
+        with self._lock:
+            self._counts[stream][counter] += amount
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        """A copy of every stream's counters."""
+        with self._lock:
+            return {stream: dict(counts) for stream, counts in self._counts.items()}
+
+    def total(self, counter: str) -> int:
+        with self._lock:
+            return sum(counts[counter] for counts in self._counts.values())
+
+    def lines(self, *, final: bool) -> list[str]:
+        """One human line per stream: counts and records/s since the start."""
+        elapsed = max(time.monotonic() - self._started, 1e-6)
+        label = "summary" if final else "progress"
+        out = []
+        for stream, counts in sorted(self.snapshot().items()):
+            done = sum(
+                counts[c]
+                for c in (
+                    "created",
+                    "updated",
+                    "already_present",
+                    "deleted",
+                    "already_deleted",
+                    "rejected",
+                    "skipped",
+                    "validated",
+                )
+            )
+            parts = ", ".join(f"{c} {counts[c]}" for c in COUNTERS if c != "throttled")
+            out.append(
+                f"{label} stream {stream}: {parts}, 429s {counts['throttled']}, "
+                f"{done / elapsed:.1f} records/s"
+            )
+        return out
+
+    def log(self, logger: logging.Logger, *, final: bool) -> None:
+        for line in self.lines(final=final):
+            logger.info(line)
