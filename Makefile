@@ -19,11 +19,11 @@ install: $(STAMP)
 
 ## The whole test suite (what CI runs): unit, integration, end-to-end, slow suites included.
 test: install
-	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 ## The quick loop while developing: everything not marked slow.
 test-fast: install
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
@@ -41,4 +41,4 @@ sandbox: install
 	$(BIN)/enectiva-sandbox serve --port 8787 --data sandbox.db --seed demo
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .meltano output
+	rm -rf $(VENV) .venv-meltano .pytest_cache .ruff_cache .meltano output

@@ -1,0 +1,1 @@
+"""The demo behind ``make demo``: the shipped CSV, Meltano runs, the warehouse report."""

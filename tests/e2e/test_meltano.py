@@ -1,0 +1,160 @@
+"""``meltano run tap-enectiva target-jsonl`` inside the repository, against a sandbox."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from tap_enectiva.tap import TapEnectiva
+from target_enectiva.target import TargetEnectiva
+
+from demo.meltano_cli import Meltano, RunResult, project_lock
+from demo.run_demo import meltano_env
+from tests.e2e.conftest import MELTANO_GROUP, ROOT
+from tests.support.sandbox import Sandbox
+
+pytestmark = [MELTANO_GROUP, pytest.mark.timeout(900)]
+
+STREAMS = (
+    "meters",
+    "entities",
+    "readings",
+    "data_points",
+    "meter_deltas",
+    "entity_deltas",
+    "virtual_meter_deltas",
+)
+
+
+# JSON Schema type of a plugin setting -> the Meltano setting kinds that fit it.
+KINDS = {
+    "string": {"string", "password"},
+    "integer": {"integer"},
+    "number": {"integer", "decimal"},
+    "boolean": {"boolean"},
+    "array": {"array"},
+    "object": {"object"},
+}
+
+
+@pytest.mark.parametrize(
+    ("plugin", "schema"),
+    [
+        ("tap-enectiva", TapEnectiva.config_jsonschema),
+        ("target-enectiva", TargetEnectiva.config_jsonschema),
+    ],
+)
+def test_meltano_yml_settings_match_the_plugins(plugin: str, schema: dict[str, Any]):
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
+    definition = next(
+        p for kind in project["plugins"].values() for p in kind if p["name"] == plugin
+    )
+    settings = {s["name"]: s for s in definition["settings"]}
+    assert set(settings) == set(schema["properties"])
+    for name, prop in schema["properties"].items():
+        json_type = (
+            next(t for t in prop["type"] if t != "null")
+            if isinstance(prop["type"], list)
+            else prop["type"]
+        )
+        assert settings[name]["kind"] in KINDS[json_type], name
+        assert bool(settings[name].get("sensitive")) == bool(prop.get("secret")), name
+        assert settings[name].get("description"), name
+
+
+def read_jsonl(folder: Path, stream: str) -> list[dict[str, Any]]:
+    path = folder / f"{stream}.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@dataclass
+class JsonlRuns:
+    folder: Path
+    first: RunResult
+    second: RunResult
+    after_first: dict[str, list[dict[str, Any]]]  # the files' records after the first run
+    log: list[str]
+
+
+def run_twice(meltano_executable: Path, sandbox: Sandbox, work: Path) -> JsonlRuns:
+    """Two `meltano run tap-enectiva target-jsonl` runs sharing Meltano state."""
+    env = meltano_env(work, sandbox.creds)
+    env["TARGET_JSONL_DESTINATION_PATH"] = str(work / "jsonl")
+    (work / "jsonl").mkdir()
+    lines: list[str] = []
+    meltano = Meltano(meltano_executable, ROOT, env, echo=lines.append)
+    with project_lock(ROOT):
+        first = meltano.run("run", "tap-enectiva", "target-jsonl", extractor="tap-enectiva")
+        assert first.returncode == 0, "\n".join(lines[-60:])
+        after_first = {stream: read_jsonl(work / "jsonl", stream) for stream in STREAMS}
+        second = meltano.run("run", "tap-enectiva", "target-jsonl", extractor="tap-enectiva")
+        assert second.returncode == 0, "\n".join(lines[-60:])
+    return JsonlRuns(work / "jsonl", first, second, after_first, lines)
+
+
+@pytest.mark.slow
+def test_meltano_run_tap_enectiva_target_jsonl(meltano_executable: Path, tmp_path: Path):
+    """One test for both runs (a module fixture would run again on every xdist worker)."""
+    # A sandbox of its own: other suites import into the shared one meanwhile.
+    with Sandbox(seed="demo") as sandbox:
+        runs = run_twice(meltano_executable, sandbox, tmp_path)
+        check_every_stream_lands_with_the_sandbox_counts(runs, sandbox)
+        check_second_run_continues_from_meltano_state(runs)
+        check_tokens_stay_out_of_logs_and_output(runs, sandbox)
+
+
+def check_every_stream_lands_with_the_sandbox_counts(
+    jsonl_runs: JsonlRuns, sandbox: Sandbox
+) -> None:
+    records = jsonl_runs.after_first
+    for stream in STREAMS:
+        assert records[stream], f"no {stream} records"
+
+    meters = {m["id"] for m in records["meters"]}
+    assert meters <= set(sandbox.creds["meter_ids"])
+    assert {e["id"] for e in records["entities"]} == set(sandbox.creds["entity_ids"])
+
+    listed = Counter(
+        r["meter_id"]
+        for r in sandbox.records("readings")
+        if r["meter_id"] in meters and not r["suspicious"]
+    )
+    assert Counter(r["meter_id"] for r in records["readings"]) == listed
+
+    series = set(sandbox.creds["data_series_ids"])
+    points = Counter(
+        p["data_series_id"]
+        for p in sandbox.records("data_points")
+        if p["data_series_id"] in series and not p["suspicious"]
+    )
+    assert Counter(p["data_series_id"] for p in records["data_points"]) == points
+
+    assert {d["virtual_meter_id"] for d in records["virtual_meter_deltas"]} == set(
+        sandbox.creds["virtual_meter_ids"]
+    )
+    for stream in STREAMS:  # the loader kept every record the tap emitted
+        assert len(records[stream]) == jsonl_runs.first.records[stream], stream
+
+
+def check_second_run_continues_from_meltano_state(jsonl_runs: JsonlRuns) -> None:
+    assert jsonl_runs.first.records["readings"] > 0
+    assert jsonl_runs.second.records["readings"] == 0
+    assert jsonl_runs.second.records["data_points"] == 0
+    # target-jsonl appends: the file still holds the first run's readings, once.
+    readings = read_jsonl(jsonl_runs.folder, "readings")
+    assert readings == jsonl_runs.after_first["readings"]
+
+
+def check_tokens_stay_out_of_logs_and_output(jsonl_runs: JsonlRuns, sandbox: Sandbox) -> None:
+    secrets = [sandbox.creds["login_token"], sandbox.creds["import_token"]]
+    files = "".join(p.read_text() for p in jsonl_runs.folder.glob("*.jsonl"))
+    text = "\n".join(jsonl_runs.log) + files
+    for secret in secrets:
+        assert secret not in text
