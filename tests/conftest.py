@@ -34,8 +34,15 @@ def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
 # The reliability suite's figures table: the hooks must live here, in a conftest that the
 # controlling process of an xdist run loads (it collects nothing itself).
 from tests.reliability.figures import (  # noqa: E402
-    pytest_sessionstart,
+    pytest_configure,
     pytest_terminal_summary,
+    pytest_unconfigure,
 )
 
-__all__ = ["make_sandbox", "pytest_sessionstart", "pytest_terminal_summary", "sandbox"]
+__all__ = [
+    "make_sandbox",
+    "pytest_configure",
+    "pytest_terminal_summary",
+    "pytest_unconfigure",
+    "sandbox",
+]

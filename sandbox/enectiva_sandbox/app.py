@@ -1,4 +1,4 @@
-"""The Starlette application: one pipeline for every documented operation.
+"""The ASGI application (Starlette requests/responses): one pipeline for every documented operation.
 
 Order of checks (contract section 5): latency, 429 rate limit, injected 5xx, 406/415 media
 type, 401/403 authentication (and 404 unknown customer), then the operation itself
@@ -15,11 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from enectiva import contract, media
 from enectiva.errors import error_document
@@ -34,7 +32,6 @@ from enectiva_sandbox.store import Store
 
 log = logging.getLogger("enectiva_sandbox")
 _encode = msgspec.json.Encoder().encode
-ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
 def access_token_handler(server: Server, ctx: Context) -> tuple[int, dict[str, Any]]:
@@ -215,7 +212,7 @@ class _Drop(Exception):
     """Close the connection without answering."""
 
 
-def build_app(server: Server) -> Starlette:
+def build_app(server: Server) -> ASGIApp:
     """The ASGI application serving ``server``."""
 
     async def endpoint(request: Request) -> Response:
@@ -231,9 +228,17 @@ def build_app(server: Server) -> Starlette:
             return _Silent()
         return response
 
-    app = Starlette(routes=[Route("/{path:path}", endpoint, methods=ALL_METHODS)])
-    app.state.server = server
-    return _TransportExposer(app)  # type: ignore[return-value]
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        # Every HTTP request goes to ``endpoint``: no Starlette route table in front, whose
+        # path regex would answer its own text/plain 404 for e.g. a decoded newline in a path.
+        if scope["type"] != "http":
+            return
+        # uvicorn's request cycle, so that a drop can close the connection (see drop_connection)
+        scope["sandbox.cycle"] = getattr(send, "__self__", None)
+        response = await endpoint(Request(scope, receive))
+        await response(scope, receive, send)
+
+    return app
 
 
 class _Silent(Response):
@@ -253,16 +258,3 @@ def drop_connection(cycle: Any) -> None:
         raise RuntimeError("cannot drop the connection: no uvicorn transport")
     cycle.disconnected = True  # so that uvicorn does not try to answer 500 on a closed socket
     transport.close()
-
-
-class _TransportExposer:
-    """Puts uvicorn's request cycle into the scope so that a drop can close the connection."""
-
-    def __init__(self, app: Starlette) -> None:
-        self.app = app
-        self.state = app.state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            scope["sandbox.cycle"] = getattr(send, "__self__", None)
-        await self.app(scope, receive, send)

@@ -89,7 +89,15 @@ class AccessTokenAuthenticator(APIAuthenticatorBase):
         while True:
             attempt += 1
             try:
-                response = self._session.post(self._url, headers=headers, timeout=self._timeout)
+                # verify passed explicitly: Session.request lets REQUESTS_CA_BUNDLE override
+                # session.verify = False (requests issue 3829)
+                response = self._session.post(
+                    self._url, headers=headers, timeout=self._timeout, verify=self._session.verify
+                )
+            except requests.exceptions.SSLError as exc:  # a certificate does not heal: no retry
+                raise TapError(
+                    f"cannot reach api_url {self._api_url}: {connection_reason(exc)}"
+                ) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
                 limit = self._max_retries + 1 if self._reached else FIRST_CONTACT_ATTEMPTS
                 if attempt >= min(limit, self._max_retries + 1):
