@@ -22,11 +22,12 @@ from types import FrameType
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from enectiva_sandbox.process import Sandbox
+
 from demo import warehouse
 from demo.meltano_cli import Meltano, ensure_meltano, project_lock
 from demo.report import Report, StreamLine, render
 from demo.sandbox_env import sandbox_variables
-from demo.sandbox_server import SandboxServer
 
 ROOT = Path(__file__).resolve().parents[1]
 ENVIRONMENT = "sandbox"
@@ -81,8 +82,17 @@ def _run(output: Path, port: int) -> Report:
     installer.check("install")
 
     banner(2, f"Starting the sandbox (demo seed, data in {output / 'sandbox.db'})")
-    with SandboxServer(output / "sandbox.db", output / "sandbox.log", port=port) as sandbox:
-        creds = sandbox.credentials
+    # Data, credentials and log in the output folder, kept between runs (the second is incremental).
+    server = Sandbox(
+        seed="demo",
+        data=output / "sandbox.db",
+        port=port,
+        workdir=output,
+        validate_responses=False,
+        start_timeout=120,  # a new database is seeded before the server listens
+    )
+    with server as sandbox:
+        creds = sandbox.creds
         print(f"    sandbox at {sandbox.url}, customer {creds['customer_id']}", flush=True)
         meltano = Meltano(
             executable,

@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from enectiva_sandbox.app import Server
 
 _encode = msgspec.json.Encoder().encode
-RECORD_KINDS = ("readings", "data_points", "profiles", "invoices")
 
 
 def _json(doc: Any, status: int = 200) -> Response:
@@ -45,94 +44,91 @@ async def handle(server: Server, request: Request, raw_path: str) -> Response:
         return _json(server.stats.as_dict())
     if path.startswith("records/") and method == "GET":
         kind = path.split("/", 1)[1]
-        if kind not in RECORD_KINDS:
-            return _json({"errors": [f"kind must be one of {', '.join(RECORD_KINDS)}"]}, 404)
+        if kind not in _RECORD_QUERIES:
+            kinds = ", ".join(_RECORD_QUERIES)
+            return _json({"errors": [f"kind must be one of {kinds}"]}, 404)
         customer = request.query_params.get("customer_id") or server.store.get_meta("main_customer")
         return _json(records(server, kind, customer or ""))
     return _json({"errors": [f"no admin endpoint {method} {raw_path}"]}, 404)
 
 
-def records(server: Server, kind: str, customer_id: str) -> list[dict[str, Any]]:
-    """Every stored record of a kind for a customer, with ids and owners."""
-    db = server.store.db
-    if kind == "readings":
-        rows = db.execute(
-            "SELECT r.id, r.meter_id, m.import_id, m.suit, r.time, r.state, r.unit, r.sender, "
-            "r.suspicious FROM readings r JOIN meters m ON m.id = r.meter_id "
-            "WHERE m.customer_id = ? ORDER BY r.meter_id, r.time",
-            (customer_id,),
-        )
-        return [
-            {
-                "id": str(r[0]),
-                "meter_id": str(r[1]),
-                "import_id": r[2],
-                "suit": r[3],
-                "time": iso_z(r[4]),
-                "state": r[5],
-                "unit": r[6],
-                "sender": r[7],
-                "suspicious": bool(r[8]),
-            }
-            for r in rows
-        ]
-    if kind == "data_points":
-        rows = db.execute(
-            "SELECT p.id, p.series_id, s.import_id, s.suit, p.time, p.value, p.unit, p.sender, "
-            "p.suspicious FROM data_points p JOIN data_series s ON s.id = p.series_id "
-            "WHERE s.customer_id = ? ORDER BY p.series_id, p.time",
-            (customer_id,),
-        )
-        return [
-            {
-                "id": str(r[0]),
-                "data_series_id": str(r[1]),
-                "import_id": r[2],
-                "suit": r[3],
-                "time": iso_z(r[4]),
-                "value": r[5],
-                "unit": r[6],
-                "sender": r[7],
-                "suspicious": bool(r[8]),
-            }
-            for r in rows
-        ]
-    if kind == "profiles":
-        rows = db.execute(
-            "SELECT p.id, p.meter_id, m.import_id, m.suit, p.from_t, p.to_t, p.value, p.unit, "
-            "p.sender FROM profiles p JOIN meters m ON m.id = p.meter_id "
-            "WHERE m.customer_id = ? ORDER BY p.meter_id, p.from_t",
-            (customer_id,),
-        )
-        return [
-            {
-                "id": str(r[0]),
-                "meter_id": str(r[1]),
-                "import_id": r[2],
-                "suit": r[3],
-                "from": iso_z(r[4]),
-                "to": iso_z(r[5]),
-                "value": r[6],
-                "unit": r[7],
-                "sender": r[8],
-            }
-            for r in rows
-        ]
-    rows = db.execute(
+def _text(value: Any) -> str:
+    return str(value)
+
+
+# Per kind: the query (customer as its only parameter) and how each selected column is named
+# and shown (None: as stored).
+_RECORD_QUERIES: dict[str, tuple[str, tuple[tuple[str, Any], ...]]] = {
+    "readings": (
+        "SELECT r.id, r.meter_id, m.import_id, m.suit, r.time, r.state, r.unit, r.sender, "
+        "r.suspicious FROM readings r JOIN meters m ON m.id = r.meter_id "
+        "WHERE m.customer_id = ? ORDER BY r.meter_id, r.time",
+        (
+            ("id", _text),
+            ("meter_id", _text),
+            ("import_id", None),
+            ("suit", None),
+            ("time", iso_z),
+            ("state", None),
+            ("unit", None),
+            ("sender", None),
+            ("suspicious", bool),
+        ),
+    ),
+    "data_points": (
+        "SELECT p.id, p.series_id, s.import_id, s.suit, p.time, p.value, p.unit, p.sender, "
+        "p.suspicious FROM data_points p JOIN data_series s ON s.id = p.series_id "
+        "WHERE s.customer_id = ? ORDER BY p.series_id, p.time",
+        (
+            ("id", _text),
+            ("data_series_id", _text),
+            ("import_id", None),
+            ("suit", None),
+            ("time", iso_z),
+            ("value", None),
+            ("unit", None),
+            ("sender", None),
+            ("suspicious", bool),
+        ),
+    ),
+    "profiles": (
+        "SELECT p.id, p.meter_id, m.import_id, m.suit, p.from_t, p.to_t, p.value, p.unit, "
+        "p.sender FROM profiles p JOIN meters m ON m.id = p.meter_id "
+        "WHERE m.customer_id = ? ORDER BY p.meter_id, p.from_t",
+        (
+            ("id", _text),
+            ("meter_id", _text),
+            ("import_id", None),
+            ("suit", None),
+            ("from", iso_z),
+            ("to", iso_z),
+            ("value", None),
+            ("unit", None),
+            ("sender", None),
+        ),
+    ),
+    "invoices": (
         "SELECT i.id, i.meter_id, i.from_d, i.to_d, i.cost, i.consumption, i.note "
         "FROM invoices i JOIN meters m ON m.id = i.meter_id WHERE m.customer_id = ? "
         "ORDER BY i.meter_id, i.from_d",
-        (customer_id,),
-    )
+        (
+            ("id", _text),
+            ("meter_id", _text),
+            ("from", None),
+            ("to", None),
+            ("cost", None),
+            ("consumption", None),
+            ("note", None),
+        ),
+    ),
+}
+
+
+def records(server: Server, kind: str, customer_id: str) -> list[dict[str, Any]]:
+    """Every stored record of a kind for a customer, with ids and owners."""
+    query, columns = _RECORD_QUERIES[kind]
+    rows = server.store.db.execute(query, (customer_id,))
     return [
-        {
-            "id": str(r[0]),
-            "meter_id": str(r[1]),
-            "from": r[2],
-            "to": r[3],
-            "cost": r[4],
-            "consumption": r[5],
-            "note": r[6],
-        }
-        for r in rows
+        {name: show(v) if show else v for (name, show), v in zip(columns, row, strict=True)}
+        for row in rows
     ]
