@@ -66,9 +66,9 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "request_timeout",
-        th.NumberType,
+        th.NumberType(exclusive_minimum=0),
         default=60,
-        description="Seconds to wait for an answer before retrying a request.",
+        description="Seconds to wait for an answer before retrying a request (fractions allowed).",
     ),
     th.Property(
         "max_retries",

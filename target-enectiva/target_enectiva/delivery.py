@@ -9,7 +9,7 @@ background thread:
   records one after another in input order; different lanes run concurrently;
 - an adaptive limit on requests in flight (:class:`~target_enectiva.limiter.AdaptiveLimit`);
 - retries with backoff for 5xx, timeouts and dropped connections (bounded by ``max_retries``),
-  ``Retry-After`` for 429s, one token renewal on a 401 (invoices);
+  ``Retry-After`` for 429s, access-token renewal before expiry and after a 401 (invoices);
 - backpressure: :meth:`Delivery.submit` blocks while ``capacity`` records are outstanding.
 
 Every finished record is acknowledged to the :class:`~target_enectiva.watermark.Watermark`.
@@ -33,7 +33,7 @@ from enectiva import auth, errors, media
 from enectiva.errors import Outcome
 from enectiva.times import TimeFormatError, parse_timestamp
 from target_enectiva import DEFAULT_SENDER
-from target_enectiva.errors import TargetError
+from target_enectiva.errors import TargetError, certificate_refused
 from target_enectiva.kinds import Kind
 from target_enectiva.limiter import AdaptiveLimit
 from target_enectiva.rejects import RejectsFile
@@ -307,23 +307,31 @@ class Delivery:
         return value
 
     async def _call(self, job: Job, method: str, url: str, body: bytes | None) -> tuple[int, bytes]:
-        """Send until the answer is final: retries, 429 pauses and one token renewal."""
+        """Send until the answer is final: retries, 429 pauses and token renewals."""
         failures = 0
         throttles = 0
-        renewed = False
+        refusals = 0
+        uses_access = job.kind.token == "access"
         while True:
-            token = await self._tokens.get() if job.kind.token == "access" else self._import_token()
             epoch = await self._limit.acquire()
             try:
+                # the token is taken once a slot is free, so waiting for one cannot stale it
+                token = await self._tokens.get() if uses_access else self._import_token()
                 status, retry_after, answer = await self._request(method, url, body, token)
+            except aiohttp.ClientConnectorCertificateError as exc:
+                raise TargetError(
+                    f"stream {job.stream}, record {job.key}: {certificate_refused(exc)}"
+                ) from None
             except TRANSPORT_ERRORS as exc:
+                status, retry_after, answer = 0, None, _describe(exc)
+            finally:
                 self._limit.release()
+            if status == 0:
                 failures += 1
-                self._give_up_after(failures, job, f"{type(exc).__name__} {exc}".strip())
+                self._give_up_after(failures, job, answer.decode("utf-8", "replace"))
                 self._report.add(job.stream, "retried")
                 await asyncio.sleep(errors.backoff_delay(failures))
                 continue
-            self._limit.release()
             if status == 429:
                 throttles += 1
                 self._report.add(job.stream, "throttled")
@@ -339,11 +347,18 @@ class Delivery:
                 self._report.add(job.stream, "retried")
                 await asyncio.sleep(errors.backoff_delay(failures))
                 continue
-            if status == 401 and job.kind.token == "access" and not renewed:
-                renewed = True
-                self._tokens.invalidate(token)
-                self._report.add(job.stream, "retried")
-                continue
+            if uses_access and status == 401:
+                # contract section 5: renew once more on a 401 (the token may have expired
+                # in flight); a renewed token refused while fresh stops the run
+                refusals += 1
+                if refusals <= self.settings.max_retries + 1 and (
+                    await self._tokens.renew_after_refusal(token)
+                ):
+                    self._report.add(job.stream, "retried")
+                    continue
+                return status, answer
+            if uses_access:
+                self._tokens.accepted(token)
             if 200 <= status < 300:
                 self._limit.succeeded()
             return status, answer
@@ -377,8 +392,10 @@ class Delivery:
             return await self._request(
                 "POST", self.settings.access_token_url, None, self.settings.login_token or ""
             )
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise TargetError(f"access token exchange: {certificate_refused(exc)}") from None
         except TRANSPORT_ERRORS as exc:
-            return 0, None, f"{type(exc).__name__} {exc}".strip().encode()
+            return 0, None, _describe(exc)
 
 
 def _new_event_loop() -> asyncio.AbstractEventLoop:
@@ -388,6 +405,11 @@ def _new_event_loop() -> asyncio.AbstractEventLoop:
     except ImportError:  # e.g. on Windows
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()
+
+
+def _describe(exc: BaseException) -> bytes:
+    """A failed transport as the body of a pseudo-answer with status 0."""
+    return f"{type(exc).__name__} {exc}".strip().encode()
 
 
 def _is_suspicious(body: bytes) -> bool:

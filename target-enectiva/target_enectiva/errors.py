@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import ssl
+
+import aiohttp
+
 
 class TargetError(Exception):
     """A condition that ends the run with a non-zero exit and a one-line message."""
 
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(message.split()))
+
+
+def certificate_refused(exc: aiohttp.ClientConnectorCertificateError) -> str:
+    """What to do about a TLS certificate the target does not accept (it never heals)."""
+    cause = exc.certificate_error
+    reason = cause.verify_message if isinstance(cause, ssl.SSLCertVerificationError) else ""
+    detail = f" ({reason})" if reason else ""
+    return (
+        f"cannot reach {exc.host}:{exc.port}: TLS certificate not accepted{detail}; fix the "
+        "server's certificate, or set verify_tls: false for a test server only"
+    )

@@ -13,6 +13,8 @@ import typing as t
 from datetime import datetime, tzinfo
 from urllib.parse import quote
 
+import jsonschema
+from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import RecordSink
 
 from enectiva import contract, rules
@@ -200,6 +202,20 @@ class EnectivaSink(RecordSink):
         kind = target.kind_of(stream_name)
         assert kind is not None
         self.plan = target.request_plan(kind, stream_name)
+        self._rejected: dict | None = None  # refused by validate_records: not to be loaded
+
+    def _validate_and_parse(self, record: dict) -> dict:
+        # The SDK logs a traceback and raises a message naming neither stream nor record;
+        # a record breaking the tap's SCHEMA is refused like any other invalid record.
+        if self._validator is not None:
+            try:
+                self._validator.validate(record)
+            except InvalidRecord as exc:
+                self._rejected = record
+                self.target.refuse(
+                    self.stream_name, self.plan.key_of(record), _schema_reason(exc), record
+                )
+        return record
 
     def _remove_sdc_metadata_from_record(self, record: dict) -> None:
         # The SDK strips every _sdc_* field; _sdc_deleted_at says "delete", so keep it.
@@ -214,6 +230,9 @@ class EnectivaSink(RecordSink):
         return
 
     def process_record(self, record: dict, context: dict) -> None:
+        if record is self._rejected:
+            self._rejected = None
+            return
         self.target.load(self.plan, record)
 
 
@@ -246,3 +265,12 @@ def _has_offset(value: t.Any) -> bool:
 
 def _reason(violations: list[rules.Violation]) -> str:
     return "; ".join(str(v) for v in violations)
+
+
+def _schema_reason(exc: InvalidRecord) -> str:
+    """``InvalidRecord`` without the field it is about; jsonschema's error (its cause) has it."""
+    cause = exc.__cause__
+    if isinstance(cause, jsonschema.ValidationError):
+        where = ".".join(str(p) for p in cause.absolute_path)
+        return f"breaks its SCHEMA: {where + ': ' if where else ''}{cause.message}"
+    return f"breaks its SCHEMA: {exc.error_message}"

@@ -264,14 +264,15 @@ class TargetEnectiva(Target):
         try:
             job = plan.job_for(record)
         except InvalidRecordError as exc:
-            self._refuse(plan.stream, exc.key, exc.reason, record)
+            self.refuse(plan.stream, exc.key, exc.reason, record)
             return
         if self.dry_run:
             self.report.add(plan.stream, "validated")
             return
         self._engine().submit(job)
 
-    def _refuse(self, stream: str, key: str, reason: str, record: dict[str, t.Any]) -> None:
+    def refuse(self, stream: str, key: str, reason: str, record: dict[str, t.Any]) -> None:
+        """A record breaking a rule: stop naming it, or reject it (``on_invalid: reject``)."""
         if self.setting("on_invalid") != "reject":
             raise TargetError(f"stream {stream}, record {key}: {reason}")
         self._rejects_file().write(stream=stream, key=key, reason=reason, record=record)

@@ -16,16 +16,24 @@ Exchange = Callable[[], Awaitable[tuple[int, str | None, bytes]]]
 
 
 class AccessTokens:
-    """Holds one access token; renews it when due (contract section 5) or after a 401."""
+    """Holds one access token; renews it when due (contract section 5) and after a 401.
+
+    A 401 renews the token that was refused. The token obtained that way is *on probation*
+    until an answer shows the API accepted it: a 401 for it while it is still fresh by our
+    clock means the API refuses the tokens it issues, and the run must stop. A 401 for a
+    token that had been accepted, that was close to expiry, or that a newer token already
+    replaced renews (or just retries) again.
+    """
 
     def __init__(self, exchange: Exchange, *, max_retries: int) -> None:
         self._exchange = exchange
         self._max_retries = max_retries
         self._token: AccessToken | None = None
+        self._on_probation: str | None = None
         self._lock = asyncio.Lock()
 
     async def get(self) -> str:
-        """A valid access token (exchanging the login token when needed)."""
+        """A valid access token (exchanging the login token when none is held or it is due)."""
         token = self._token
         if token is not None and not token.should_renew():
             return token.token
@@ -34,10 +42,26 @@ class AccessTokens:
                 self._token = await self._obtain()
             return self._token.token
 
-    def invalidate(self, used: str) -> None:
-        """Forget ``used`` after a 401 (unless another request already renewed it)."""
-        if self._token is not None and self._token.token == used:
-            self._token = None
+    async def renew_after_refusal(self, used: str) -> bool:
+        """After a 401 for ``used``: renew it unless another request did; False means stop.
+
+        False when ``used`` is the renewal of a refused token, never accepted since, and
+        still fresh: renewing again would only be refused again.
+        """
+        async with self._lock:
+            current = self._token
+            if current is None or current.token != used:
+                return True  # already renewed (or dropped) meanwhile: retry with the newer one
+            if used == self._on_probation and not current.should_renew():
+                return False
+            self._token = await self._obtain()
+            self._on_probation = self._token.token
+            return True
+
+    def accepted(self, used: str) -> None:
+        """The API answered a request made with ``used`` without refusing the token."""
+        if used == self._on_probation:
+            self._on_probation = None
 
     async def _obtain(self) -> AccessToken:
         failures = 0

@@ -251,11 +251,6 @@ def test_records_violating_their_schema(sb: Sandbox, tmp_path: Path) -> None:
     assert "state" in plain and "import_id=bad-r" in plain
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="target bug: with validate_records the SDK's error prints a traceback and the "
-    "line names neither the stream nor the record key",
-)
 def test_schema_validation_error_names_stream_and_key(sb: Sandbox, tmp_path: Path) -> None:
     typed = {
         "type": "SCHEMA",
@@ -264,8 +259,42 @@ def test_schema_validation_error_names_stream_and_key(sb: Sandbox, tmp_path: Pat
         "key_properties": [],
     }
     bad = {"type": "RECORD", "stream": "readings", "record": reading(state="not a number")}
-    line = error_line(run_target(tmp_path, target_config(sb, validate_records=True), [typed, bad]))
+    run = run_target(tmp_path, target_config(sb, validate_records=True), [typed, bad])
+    line = error_line(run)
     assert "stream readings" in line and "import_id=bad-r" in line, line
+    assert "SCHEMA: state:" in line, line
+    assert "Traceback" not in run.stderr, run.stderr[-2000:]
+
+
+def test_schema_validation_rejects_under_on_invalid_reject(sb: Sandbox, tmp_path: Path) -> None:
+    # "site" means nothing to the contract: only the tap's SCHEMA can refuse it
+    prefix = f"sv{uuid.uuid4().hex[:6]}"
+    typed = {
+        "type": "SCHEMA",
+        "stream": "readings",
+        "schema": {"type": "object", "properties": {"site": {"type": "integer"}}},
+        "key_properties": [],
+    }
+    bad = reading(import_id=f"{prefix}-bad", site="north")
+    good = reading(import_id=f"{prefix}-ok", site=7)
+    rejects = tmp_path / "rejects.jsonl"
+    config = target_config(
+        sb, validate_records=True, on_invalid="reject", rejects_path=str(rejects)
+    )
+    messages = [
+        typed,
+        *({"type": "RECORD", "stream": "readings", "record": r} for r in (bad, good)),
+    ]
+    run = run_target(tmp_path, config, messages)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr, run.stderr[-2000:]
+    entries = [json.loads(line) for line in rejects.read_text(encoding="utf-8").splitlines()]
+    assert [(e["stream"], e["key"]) for e in entries] == [
+        ("readings", f"import_id={prefix}-bad time={PAST}")
+    ]
+    assert "SCHEMA: site:" in entries[0]["reason"], entries[0]["reason"]
+    stored = [r["import_id"] for r in sb.records("readings") if r["import_id"].startswith(prefix)]
+    assert stored == [f"{prefix}-ok"]
 
 
 @pytest.mark.parametrize(

@@ -182,11 +182,6 @@ def test_target_refuses_a_self_signed_certificate_unless_told(
     assert any(r["import_id"] == prefix for r in sb.records("readings"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="target bug: a refused certificate is retried max_retries times and the line "
-    "does not say what to do (verify_tls)",
-)
 def test_target_certificate_error_says_what_to_do(
     sb: Sandbox, tls_proxy: ChaosProxy, tmp_path: Path
 ) -> None:
@@ -195,7 +190,8 @@ def test_target_certificate_error_says_what_to_do(
     config = target_config(sb, api_url=tls_proxy.url, max_retries=2)
     refused = run_target(tmp_path, config, messages)
     line = next(x for x in refused.stderr.splitlines() if "target-enectiva stopped:" in x)
-    assert "verify_tls" in line and "retries" not in line, line
+    assert "TLS certificate not accepted" in line and "verify_tls: false" in line, line
+    assert "retries" not in line and refused.summary("readings")["retried"] == 0, line
 
 
 def test_cli_python_is_this_venv() -> None:

@@ -80,3 +80,19 @@ def test_tap_emits_every_record_once_under_faults(
     if rate >= 0.10:
         assert fault_total(faults) > 0, faults
     assert sb.creds["login_token"] not in run.stderr + run.stdout
+
+
+def test_tap_honours_a_fractional_request_timeout(
+    sb_and_proxy: tuple[Sandbox, ChaosProxy], tmp_path: Path
+) -> None:
+    sb, _ = sb_and_proxy
+    config = tap_config(sb, request_timeout=0.5, max_retries=4)
+    catalog = select(discover(tmp_path, config), {"meters"})
+    # seed 1 draws 0.13 first: the first request (the token exchange) is answered after
+    # 5 s; a tap that waits 0.5 s gives up on it ("timed out") and retries
+    with ChaosProxy(sb.url, seed=1, rates={"slow": 0.5}, slow_seconds=5) as proxy:
+        run = run_tap(tmp_path, dict(config, api_url=proxy.url), catalog=catalog)
+        slow = proxy.counts["slow"]
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert slow >= 1 and "Token exchange: timed out" in run.stderr, run.stderr[-3000:]
+    assert len(run.records("meters")) >= 5
