@@ -63,7 +63,7 @@ def iso_z(t: int | None) -> str | None:
 
 def parse_id(value: str, what: str) -> int:
     """A numeric resource id from a path; anything else is simply not found."""
-    if not value.isdigit() or len(value) > 18:
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise not_found(what)
     return int(value)
 
@@ -130,7 +130,10 @@ def parse_query(op: contract.Operation, query_string: str, local_times: bool = F
             raise Problem(400, f"query parameter {name!r} given twice", parameter=name)
         seen.add(name)
         if name == "page":
-            if not (value.isdigit() and len(value) <= 10) or not 1 <= int(value) <= MAX_PAGE:
+            if (
+                not (value.isascii() and value.isdigit() and len(value) <= 10)
+                or not 1 <= int(value) <= MAX_PAGE
+            ):
                 raise Problem(400, "page must be an integer >= 1", parameter="page")
             query.page = int(value)
         elif name == "sort":

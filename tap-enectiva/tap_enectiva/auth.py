@@ -6,6 +6,7 @@ import logging
 import time
 
 import requests
+import urllib3
 from singer_sdk.authenticators import APIAuthenticatorBase
 
 from enectiva.auth import AccessToken, access_token_path, bearer, parse_access_token_document
@@ -99,6 +100,9 @@ class AccessTokenAuthenticator(APIAuthenticatorBase):
                     f"cannot reach api_url {self._api_url}: {connection_reason(exc)}"
                 ) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
+                # A read timeout or a connection dropped mid-request means the server is there:
+                # only "could not connect at all" fails fast on first contact.
+                self._reached = self._reached or _connected(exc)
                 limit = self._max_retries + 1 if self._reached else FIRST_CONTACT_ATTEMPTS
                 if attempt >= min(limit, self._max_retries + 1):
                     raise TapError(
@@ -136,3 +140,11 @@ def _bearer_of(request: requests.PreparedRequest | None) -> str | None:
         return None
     value = request.headers.get("Authorization", "")
     return value[7:] if value.startswith("Bearer ") else None
+
+
+def _connected(exc: requests.RequestException) -> bool:
+    """Whether a failed request had reached the server (read timeout, dropped connection)."""
+    cause = exc.args[0] if exc.args else None
+    return isinstance(exc, requests.ReadTimeout) or isinstance(
+        cause, urllib3.exceptions.ProtocolError
+    )
