@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 from datetime import UTC, datetime
 from functools import cached_property
@@ -27,7 +28,8 @@ class TapEnectiva(Tap):
 
     name = "tap-enectiva"
     package_name = "enectiva-singer"
-    config_jsonschema = CONFIG_SCHEMA
+    # A copy: the SDK adds its built-in settings to this dict in place; CONFIG_SCHEMA stays ours.
+    config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     message_writer_class = BufferedMsgSpecWriter
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
