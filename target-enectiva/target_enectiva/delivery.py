@@ -10,7 +10,9 @@ background thread:
 - an adaptive limit on requests in flight (:class:`~target_enectiva.limiter.AdaptiveLimit`);
 - retries with backoff for 5xx, timeouts and dropped connections (bounded by ``max_retries``),
   ``Retry-After`` for 429s, access-token renewal before expiry and after a 401 (invoices);
-- backpressure: :meth:`Delivery.submit` blocks while ``capacity`` records are outstanding.
+- backpressure: :meth:`Delivery.submit` blocks while ``capacity`` records are outstanding,
+  until half of them are answered (the two threads then swap once per batch, not per record);
+- hand-off in batches: jobs wait in an inbox that the loop empties in one wake-up.
 
 Every finished record is acknowledged to the :class:`~target_enectiva.watermark.Watermark`.
 """
@@ -27,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
+import msgspec
 from yarl import URL
 
 from enectiva import auth, errors, media
@@ -105,9 +108,14 @@ class Delivery:
         self._watermark = watermark
         self._rejects = rejects
         self._logger = logger
-        self._slots = threading.Semaphore(settings.capacity)
-        self._state = threading.Condition()
-        self._outstanding = 0
+        self._room = threading.Condition()
+        # outstanding = submitted - finished; each counter has one writer, so no lock per record
+        self._submitted = 0  # main thread only
+        self._finished = 0  # engine thread only
+        self._wake_at: int | None = None  # the main thread waits for outstanding <= this
+        self._inbox: deque[Job] = deque()
+        self._inbox_scheduled = False
+        self._header_cache: tuple[str, dict[str, str], dict[str, str]] | None = None
         self._fatal: str | None = None
         self._loop = _new_event_loop()
         self._thread = threading.Thread(target=self._run, name="enectiva-delivery", daemon=True)
@@ -128,22 +136,37 @@ class Delivery:
 
     def submit(self, job: Job) -> None:
         """Queue a record for delivery; blocks while the engine is full (backpressure)."""
-        self._slots.acquire()
+        if self._submitted - self._finished >= self.settings.capacity:
+            # hysteresis: resume at half capacity, so the threads swap once per batch
+            self._wait_until_outstanding(self.settings.capacity // 2)
         if self._fatal is not None:
-            self._slots.release()
             raise TargetError(self._fatal)
-        with self._state:
-            self._outstanding += 1
         job.seq = self._watermark.register()
-        self._loop.call_soon_threadsafe(self._accept, job)
+        self._submitted += 1
+        self._inbox.append(job)
+        if not self._inbox_scheduled:
+            # one loop wake-up per batch: jobs queued before it runs ride along
+            self._inbox_scheduled = True
+            self._loop.call_soon_threadsafe(self._take_inbox)
 
     def finish(self, timeout: float | None = None) -> None:
         """Wait until every record is answered (or a fatal error), then stop the engine."""
-        with self._state:
-            self._state.wait_for(lambda: self._outstanding == 0 or self._fatal, timeout)
+        self._wait_until_outstanding(0, timeout)
         self.close()
         if self._fatal is not None:
             raise TargetError(self._fatal)
+
+    def _wait_until_outstanding(self, at_most: int, timeout: float | None = None) -> None:
+        """Block until at most ``at_most`` records are unanswered, or a fatal error."""
+        with self._room:
+            self._wake_at = at_most  # set before the check: the engine then cannot miss us
+            try:
+                self._room.wait_for(
+                    lambda: self._submitted - self._finished <= at_most or self._fatal is not None,
+                    timeout,
+                )
+            finally:
+                self._wake_at = None
 
     def close(self) -> None:
         """Stop the engine without waiting for outstanding records (idempotent)."""
@@ -190,6 +213,12 @@ class Delivery:
             await asyncio.sleep(self.settings.report_interval)
             self._report.log(self._logger, final=False)
 
+    def _take_inbox(self) -> None:
+        self._inbox_scheduled = False  # cleared before emptying: a later job schedules anew
+        inbox = self._inbox
+        while inbox:
+            self._accept(inbox.popleft())
+
     def _accept(self, job: Job) -> None:
         if self._fatal is not None:
             return
@@ -222,19 +251,17 @@ class Delivery:
     def _set_fatal(self, message: str) -> None:
         if self._fatal is None:
             self._fatal = auth.redact(message, list(self.settings.secrets))
-            for _ in range(self.settings.capacity):
-                self._slots.release()  # wake a blocked submitter so it sees the error
-        with self._state:
-            self._state.notify_all()
+        with self._room:
+            self._room.notify_all()  # wake a blocked submitter (or finish) so it sees the error
 
     def _done(self, job: Job, counter: str) -> None:
         self._report.add(job.stream, counter)
         self._watermark.ack(job.seq)
-        self._slots.release()
-        with self._state:
-            self._outstanding -= 1
-            if self._outstanding == 0:
-                self._state.notify_all()
+        self._finished += 1
+        wake_at = self._wake_at
+        if wake_at is not None and self._submitted - self._finished <= wake_at:
+            with self._room:
+                self._room.notify_all()
 
     async def _deliver(self, job: Job) -> None:
         if (
@@ -377,15 +404,22 @@ class Delivery:
         self, method: str, url: str, body: bytes | None, token: str
     ) -> tuple[int, str | None, bytes]:
         assert self._session is not None
-        headers = auth.bearer(token)
-        if body is not None or method == "POST":
-            # also on the bodyless token exchange: aiohttp would send another default type
-            headers["Content-Type"] = media.MEDIA_TYPE
+        # also on the bodyless token exchange: aiohttp would send another default type
+        headers = self._headers(token, typed=body is not None or method == "POST")
         async with self._session.request(
             method, URL(url, encoded=True), data=body, headers=headers
         ) as response:
             answer = await response.read()
             return response.status, response.headers.get("Retry-After"), answer
+
+    def _headers(self, token: str, *, typed: bool) -> dict[str, str]:
+        """Request headers for a token, built once per token (aiohttp copies them)."""
+        cached = self._header_cache
+        if cached is None or cached[0] != token:
+            plain = auth.bearer(token)
+            typed_headers = {**plain, "Content-Type": media.MEDIA_TYPE}
+            cached = self._header_cache = (token, plain, typed_headers)
+        return cached[2] if typed else cached[1]
 
     async def _exchange_login_token(self) -> tuple[int, str | None, bytes]:
         try:
@@ -412,8 +446,24 @@ def _describe(exc: BaseException) -> bytes:
     return f"{type(exc).__name__} {exc}".strip().encode()
 
 
+class _AnswerAttributes(msgspec.Struct):
+    suspicious: Any = None
+
+
+class _AnswerResource(msgspec.Struct):
+    attributes: _AnswerAttributes
+
+
+class _AnswerDocument(msgspec.Struct):
+    data: _AnswerResource
+
+
+# decodes only data.attributes.suspicious of an answer, skipping the rest (cheaper than json)
+_ANSWER = msgspec.json.Decoder(_AnswerDocument)
+
+
 def _is_suspicious(body: bytes) -> bool:
     try:
-        return json.loads(body)["data"]["attributes"].get("suspicious") is True
-    except (ValueError, KeyError, TypeError, AttributeError):
+        return _ANSWER.decode(body).data.attributes.suspicious is True
+    except msgspec.DecodeError:  # ValidationError included: not the expected shape
         return False

@@ -8,12 +8,12 @@ submit it; acknowledgements and STATE are the engine's and the watermark's busin
 from __future__ import annotations
 
 import decimal
-import json
 import typing as t
 from datetime import datetime, tzinfo
 from urllib.parse import quote
 
 import jsonschema
+import msgspec
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import RecordSink
 
@@ -27,6 +27,8 @@ if t.TYPE_CHECKING:
 
 #: Attributes that the API sets itself; never sent.
 SERVER_ATTRIBUTES = frozenset({"suspicious"})
+#: Request bodies are encoded with msgspec: compact UTF-8 JSON, a few times cheaper than json.
+_BODY_ENCODER = msgspec.json.Encoder()
 
 
 class InvalidRecordError(Exception):
@@ -122,7 +124,7 @@ class RequestPlan:
             kind=self.kind,
             method=self.create.method,
             url=url,
-            body=json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode(),
+            body=_BODY_ENCODER.encode(body),
             lane=lane,
             key=key,
             record=record,

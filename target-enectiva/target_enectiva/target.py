@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import typing as t
 
@@ -181,7 +182,7 @@ class TargetEnectiva(Target):
             return self.config_jsonschema["properties"].get(name, {}).get("default")
         return value
 
-    @property
+    @functools.cached_property  # read per record; the config does not change during a run
     def dry_run(self) -> bool:
         return bool(self.setting("dry_run"))
 
