@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import sys
 import typing as t
@@ -37,6 +38,125 @@ SECRET_SETTINGS = ("import_token", "login_token")
 KIND_NAMES = list(KINDS)
 
 
+#: The target's own settings (the SDK's built-in ones are added to a copy).
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "api_url",
+        th.StringType,
+        default="https://api.enectiva.cz",
+        description="Base URL of the Enectiva API.",
+    ),
+    th.Property(
+        "customer_id",
+        th.StringType,
+        required=True,
+        description="The customer's UUID (the {customerId} of the import paths).",
+    ),
+    th.Property(
+        "import_token",
+        th.StringType,
+        secret=True,
+        description="Import token: readings, data points and profiles (and their deletes).",
+    ),
+    th.Property(
+        "login_token",
+        th.StringType,
+        secret=True,
+        description="Login token, exchanged for access tokens; only needed for invoices.",
+    ),
+    th.Property(
+        "sender",
+        th.StringType,
+        default=DEFAULT_SENDER,
+        description="Written into each record's `sender` unless the record has one.",
+    ),
+    th.Property(
+        "max_concurrency",
+        th.IntegerType(minimum=1, maximum=256),
+        default=32,
+        description="Most requests in flight; lowered on 429 and raised again (adaptive).",
+    ),
+    th.Property(
+        "request_timeout",
+        th.NumberType(exclusive_minimum=0),
+        default=60,
+        description="Seconds one request may take before it is retried.",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType(minimum=0),
+        default=8,
+        description="Retries of one request after 5xx, timeouts or dropped connections.",
+    ),
+    th.Property(
+        "on_invalid",
+        th.StringType(allowed_values=["fail", "reject"]),
+        default="fail",
+        description=(
+            "A record breaking a rule (client-side check or the API's 400/409 overlap/404 "
+            "on create): `fail` stops the run naming it; `reject` writes it to "
+            "`rejects_path` and goes on."
+        ),
+    ),
+    th.Property(
+        "rejects_path",
+        th.StringType,
+        description="JSON Lines file receiving rejected records (on_invalid: reject).",
+    ),
+    th.Property(
+        "dry_run",
+        th.BooleanType,
+        default=False,
+        description="Validate every record, send nothing, emit no STATE.",
+    ),
+    th.Property(
+        "skip_already_imported",
+        th.BooleanType,
+        default=False,
+        description=(
+            "Ask the latest endpoint once per series and skip creates strictly before it "
+            "(readings/data points by time, profiles by from); never deletes or invoices."
+        ),
+    ),
+    th.Property(
+        "input_time_zone",
+        th.StringType,
+        description=(
+            "IANA zone for times written without an offset; unset: such times are refused."
+        ),
+    ),
+    th.Property(
+        "stream_kinds",
+        th.ObjectType(additional_properties=th.StringType(allowed_values=KIND_NAMES)),
+        description=(
+            "Maps other stream names onto a record kind "
+            "(readings, data_points, profiles, invoices)."
+        ),
+    ),
+    th.Property(
+        "unknown_streams",
+        th.StringType(allowed_values=["fail", "skip"]),
+        default="fail",
+        description="A stream mapping to no kind: `fail` stops the run, `skip` warns.",
+    ),
+    th.Property(
+        "verify_tls",
+        th.BooleanType,
+        default=True,
+        description="Verify the API's TLS certificate.",
+    ),
+    th.Property(
+        "validate_records",
+        th.BooleanType,
+        default=False,
+        description=(
+            "Also validate records against the tap's SCHEMA (the contract's rules are "
+            "always checked)."
+        ),
+    ),
+).to_dict()
+
+
 class TargetEnectiva(Target):
     """Pushes readings, data points, profiles and invoices (and deletes) to Enectiva."""
 
@@ -45,122 +165,8 @@ class TargetEnectiva(Target):
     message_reader_class = LineReader
     default_sink_class = EnectivaSink
 
-    config_jsonschema = th.PropertiesList(
-        th.Property(
-            "api_url",
-            th.StringType,
-            default="https://api.enectiva.cz",
-            description="Base URL of the Enectiva API.",
-        ),
-        th.Property(
-            "customer_id",
-            th.StringType,
-            required=True,
-            description="The customer's UUID (the {customerId} of the import paths).",
-        ),
-        th.Property(
-            "import_token",
-            th.StringType,
-            secret=True,
-            description="Import token: readings, data points and profiles (and their deletes).",
-        ),
-        th.Property(
-            "login_token",
-            th.StringType,
-            secret=True,
-            description="Login token, exchanged for access tokens; only needed for invoices.",
-        ),
-        th.Property(
-            "sender",
-            th.StringType,
-            default=DEFAULT_SENDER,
-            description="Written into each record's `sender` unless the record has one.",
-        ),
-        th.Property(
-            "max_concurrency",
-            th.IntegerType(minimum=1, maximum=256),
-            default=32,
-            description="Most requests in flight; lowered on 429 and raised again (adaptive).",
-        ),
-        th.Property(
-            "request_timeout",
-            th.NumberType(exclusive_minimum=0),
-            default=60,
-            description="Seconds one request may take before it is retried.",
-        ),
-        th.Property(
-            "max_retries",
-            th.IntegerType(minimum=0),
-            default=8,
-            description="Retries of one request after 5xx, timeouts or dropped connections.",
-        ),
-        th.Property(
-            "on_invalid",
-            th.StringType(allowed_values=["fail", "reject"]),
-            default="fail",
-            description=(
-                "A record breaking a rule (client-side check or the API's 400/409 overlap/404 "
-                "on create): `fail` stops the run naming it; `reject` writes it to "
-                "`rejects_path` and goes on."
-            ),
-        ),
-        th.Property(
-            "rejects_path",
-            th.StringType,
-            description="JSON Lines file receiving rejected records (on_invalid: reject).",
-        ),
-        th.Property(
-            "dry_run",
-            th.BooleanType,
-            default=False,
-            description="Validate every record, send nothing, emit no STATE.",
-        ),
-        th.Property(
-            "skip_already_imported",
-            th.BooleanType,
-            default=False,
-            description=(
-                "Ask the latest endpoint once per series and skip creates strictly before it "
-                "(readings/data points by time, profiles by from); never deletes or invoices."
-            ),
-        ),
-        th.Property(
-            "input_time_zone",
-            th.StringType,
-            description=(
-                "IANA zone for times written without an offset; unset: such times are refused."
-            ),
-        ),
-        th.Property(
-            "stream_kinds",
-            th.ObjectType(additional_properties=th.StringType(allowed_values=KIND_NAMES)),
-            description=(
-                "Maps other stream names onto a record kind "
-                "(readings, data_points, profiles, invoices)."
-            ),
-        ),
-        th.Property(
-            "unknown_streams",
-            th.StringType(allowed_values=["fail", "skip"]),
-            default="fail",
-            description="A stream mapping to no kind: `fail` stops the run, `skip` warns.",
-        ),
-        th.Property(
-            "verify_tls",
-            th.BooleanType,
-            default=True,
-            description="Verify the API's TLS certificate.",
-        ),
-        th.Property(
-            "validate_records",
-            th.BooleanType,
-            default=False,
-            description=(
-                "Also validate records against the tap's SCHEMA (the contract's rules are "
-                "always checked)."
-            ),
-        ),
-    ).to_dict()
+    # A copy: the SDK adds its built-in settings to this dict in place; CONFIG_SCHEMA stays ours.
+    config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
 
     #: Seconds between progress lines on long runs.
     report_interval: float = 30.0

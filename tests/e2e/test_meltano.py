@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
-from tap_enectiva.tap import TapEnectiva
-from target_enectiva.target import TargetEnectiva
+from tap_enectiva.settings import CONFIG_SCHEMA as TAP_SETTINGS
+from target_enectiva.target import CONFIG_SCHEMA as TARGET_SETTINGS
 
 from demo.meltano_cli import Meltano, RunResult, project_lock
 from demo.run_demo import meltano_env
@@ -45,8 +45,8 @@ KINDS = {
 @pytest.mark.parametrize(
     ("plugin", "schema"),
     [
-        ("tap-enectiva", TapEnectiva.config_jsonschema),
-        ("target-enectiva", TargetEnectiva.config_jsonschema),
+        ("tap-enectiva", TAP_SETTINGS),
+        ("target-enectiva", TARGET_SETTINGS),
     ],
 )
 def test_meltano_yml_settings_match_the_plugins(plugin: str, schema: dict[str, Any]):
