@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tap_enectiva.streams import STREAM_TYPES
 
 from demo.meltano_cli import Meltano, ensure_meltano, project_lock
 
@@ -13,6 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # Both suites use the repository's .venv-meltano and .meltano/: kept on one xdist worker where
 # grouping works; ``project_lock`` serialises Meltano use across workers in any case.
 MELTANO_GROUP = pytest.mark.xdist_group(name="meltano")
+
+#: Every stream of tap-enectiva (the demo and the Meltano test select them all).
+TAP_STREAMS = frozenset(stream.name for stream in STREAM_TYPES)
 
 
 @pytest.fixture(scope="session")

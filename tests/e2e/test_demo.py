@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
-from tests.e2e.conftest import MELTANO_GROUP, ROOT
+from tests.e2e.conftest import MELTANO_GROUP, ROOT, TAP_STREAMS
 from tests.support.sandbox import Sandbox
 
 pytestmark = [pytest.mark.slow, MELTANO_GROUP, pytest.mark.timeout(1200)]
@@ -28,15 +28,6 @@ pytestmark = [pytest.mark.slow, MELTANO_GROUP, pytest.mark.timeout(1200)]
 SCRIPT = ROOT / "demo" / "run_demo.py"
 CSV_FILE = ROOT / "demo" / "data" / "bms_export.csv"
 CSV_ZONE = ZoneInfo("Europe/Prague")  # the target's input_time_zone in meltano.yml
-TAP_STREAMS = {
-    "meters",
-    "entities",
-    "readings",
-    "data_points",
-    "meter_deltas",
-    "entity_deltas",
-    "virtual_meter_deltas",
-}
 
 
 @dataclass

@@ -15,20 +15,10 @@ from target_enectiva.target import CONFIG_SCHEMA as TARGET_SETTINGS
 
 from demo.meltano_cli import Meltano, RunResult, project_lock
 from demo.run_demo import meltano_env
-from tests.e2e.conftest import MELTANO_GROUP, ROOT
+from tests.e2e.conftest import MELTANO_GROUP, ROOT, TAP_STREAMS
 from tests.support.sandbox import Sandbox
 
 pytestmark = [MELTANO_GROUP, pytest.mark.timeout(900)]
-
-STREAMS = (
-    "meters",
-    "entities",
-    "readings",
-    "data_points",
-    "meter_deltas",
-    "entity_deltas",
-    "virtual_meter_deltas",
-)
 
 
 # JSON Schema type of a plugin setting -> the Meltano setting kinds that fit it.
@@ -93,7 +83,7 @@ def run_twice(meltano_executable: Path, sandbox: Sandbox, work: Path) -> JsonlRu
     with project_lock(ROOT):
         first = meltano.run("run", "tap-enectiva", "target-jsonl", extractor="tap-enectiva")
         assert first.returncode == 0, "\n".join(lines[-60:])
-        after_first = {stream: read_jsonl(work / "jsonl", stream) for stream in STREAMS}
+        after_first = {stream: read_jsonl(work / "jsonl", stream) for stream in TAP_STREAMS}
         second = meltano.run("run", "tap-enectiva", "target-jsonl", extractor="tap-enectiva")
         assert second.returncode == 0, "\n".join(lines[-60:])
     return JsonlRuns(work / "jsonl", first, second, after_first, lines)
@@ -114,7 +104,7 @@ def check_every_stream_lands_with_the_sandbox_counts(
     jsonl_runs: JsonlRuns, sandbox: Sandbox
 ) -> None:
     records = jsonl_runs.after_first
-    for stream in STREAMS:
+    for stream in TAP_STREAMS:
         assert records[stream], f"no {stream} records"
 
     meters = {m["id"] for m in records["meters"]}
@@ -139,7 +129,7 @@ def check_every_stream_lands_with_the_sandbox_counts(
     assert {d["virtual_meter_id"] for d in records["virtual_meter_deltas"]} == set(
         sandbox.creds["virtual_meter_ids"]
     )
-    for stream in STREAMS:  # the loader kept every record the tap emitted
+    for stream in TAP_STREAMS:  # the loader kept every record the tap emitted
         assert len(records[stream]) == jsonl_runs.first.records[stream], stream
 
 
