@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from sqlite3 import Row
 
     from enectiva_sandbox.app import Context, Server
+    from enectiva_sandbox.store import Store
 
 Answer = tuple[int, dict[str, Any] | None]
 _decode = msgspec.json.Decoder().decode
@@ -79,16 +80,37 @@ def create_reading(server: Server, ctx: Context) -> Answer:
     t = _epoch(attrs["time"])
     state = float(attrs["state"])
     unit, sender = attrs.get("unit"), attrs.get("sender")
-    with store.transaction():
-        meter = store.series_meter(ctx.customer_id, import_id, suit)
-        if meter is None:
+    meter = store.series_meter(ctx.customer_id, import_id, suit)
+    if meter is None:  # a new series: its meter and first reading commit together
+        with store.transaction():
             meter = store.create_series_meter(ctx.customer_id, import_id, suit, unit, "readings")
-        meter_id = meter["id"]
+            reading_id, suspicious = _store_reading(store, meter, t, state, unit, sender)
+    else:
+        reading_id, suspicious = _store_reading(store, meter, t, state, unit, sender)
+    row = {"id": reading_id, "time": t, "state": state, "unit": unit, "sender": sender}
+    row["suspicious"] = suspicious
+    return 201, reading_document(meter, row)
+
+
+def _store_reading(
+    store: Store, meter: Row, t: int, state: float, unit: str | None, sender: str | None
+) -> tuple[int, int]:
+    """Insert or correct a reading: (id, suspicious), or a 409 when it is stored already."""
+    meter_id = meter["id"]
+    tail = store.reading_tail(meter_id)
+    if tail.last_time is None or t > tail.last_time:
+        # later than every stored reading (the common case): no duplicate is possible and the
+        # previous valid state is known, so one INSERT is all it takes
+        previous = tail.last_valid_state
+        suspicious = int(rules.is_suspicious(unit, meter["unit"], state, previous))
+        return store.append_reading(meter_id, t, state, unit, sender, suspicious), suspicious
+    with store.transaction():
         existing = store.reading_at(meter_id, t)
         if existing is not None and existing["state"] == state:
             raise Problem(
                 409,
-                f"reading {import_id}/{suit} at {iso_z(t)} with state {state:g} is stored already",
+                f"reading {meter['import_id']}/{meter['suit']} at {iso_z(t)} with state "
+                f"{state:g} is stored already",
                 code=DUPLICATE,
             )
         previous = store.previous_valid_state(meter_id, t)
@@ -106,9 +128,7 @@ def create_reading(server: Server, ctx: Context) -> Answer:
                 (state, unit, sender, suspicious, reading_id),
             )
     store.touch(meter_id)
-    row = {"id": reading_id, "time": t, "state": state, "unit": unit, "sender": sender}
-    row["suspicious"] = suspicious
-    return 201, reading_document(meter, row)
+    return reading_id, suspicious
 
 
 def _series_meter(server: Server, ctx: Context) -> Row:

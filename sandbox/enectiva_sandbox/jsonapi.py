@@ -50,15 +50,24 @@ def not_found(what: str) -> Problem:
     return Problem(404, f"{what} not found", code=NOT_FOUND)
 
 
+_DAYS: dict[int, str] = {}  # day number -> "YYYY-MM-DDT"
+_HOURS = tuple(f"{h:02d}:" for h in range(24))
+_MINUTES_SECONDS = tuple(f"{m:02d}:{s:02d}Z" for m in range(60) for s in range(60))
+
+
 def iso_z(t: int | None) -> str | None:
-    """Unix seconds as RFC 3339 UTC with ``Z``."""
+    """Unix seconds as RFC 3339 UTC with ``Z`` (from tables: list pages call it per record)."""
     if t is None:
         return None
-    g = time.gmtime(t)
-    return (
-        f"{g.tm_year:04d}-{g.tm_mon:02d}-{g.tm_mday:02d}"
-        f"T{g.tm_hour:02d}:{g.tm_min:02d}:{g.tm_sec:02d}Z"
-    )
+    day, second = divmod(t, 86_400)
+    date = _DAYS.get(day)
+    if date is None:
+        if len(_DAYS) >= 100_000:
+            _DAYS.clear()
+        g = time.gmtime(day * 86_400)
+        date = _DAYS[day] = f"{g.tm_year:04d}-{g.tm_mon:02d}-{g.tm_mday:02d}T"
+    hour, rest = divmod(second, 3_600)
+    return date + _HOURS[hour] + _MINUTES_SECONDS[rest]
 
 
 def parse_id(value: str, what: str) -> int:

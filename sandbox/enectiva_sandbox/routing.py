@@ -24,8 +24,11 @@ class Route:
         return sum(s is not None for s in self.segments)
 
 
+_CACHE_LIMIT = 4096
+
+
 class Router:
-    """Finds the operation and path parameters of a request."""
+    """Finds the operation and path parameters of a request (recent answers are cached)."""
 
     def __init__(self, operations: dict[str, contract.Operation] | None = None) -> None:
         ops = contract.operations() if operations is None else operations
@@ -37,9 +40,20 @@ class Router:
             self.routes.setdefault(len(parts), []).append(Route(op, segments, names))
         for routes in self.routes.values():
             routes.sort(key=lambda r: -r.literals)
+        self._cache: dict[tuple[str, str], tuple[contract.Operation | None, dict, bool]] = {}
 
     def match(self, raw_path: str, method: str) -> tuple[contract.Operation | None, dict, bool]:
         """(operation, path parameters, path known) for a raw path and a method."""
+        key = (raw_path, method)
+        found = self._cache.get(key)
+        if found is None:
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            found = self._cache[key] = self._match(raw_path, method)
+        op, params, known = found
+        return op, dict(params), known  # a copy: callers may change their parameters
+
+    def _match(self, raw_path: str, method: str) -> tuple[contract.Operation | None, dict, bool]:
         parts = raw_path.strip("/").split("/") if raw_path not in ("", "/") else [""]
         path_known = False
         for route in self.routes.get(len(parts), ()):

@@ -49,6 +49,7 @@ class Authenticator:
         self.login_tokens = store.login_tokens()
         self.customers = set(self.import_tokens.values())
         self._claims: dict[str, dict[str, Any]] = {}
+        self._import_callers: dict[str, Caller] = {}  # token -> caller, for valid ones only
 
     # ---------- rate-limit key (before authentication) ----------
 
@@ -104,6 +105,13 @@ class Authenticator:
             return f"an import token is not {wanted}"
         return f"the bearer token is not {wanted} (unknown or invalid)"
 
+    def _import_caller(self, token: str, owner: str) -> Caller:
+        caller = self._import_callers.get(token)
+        if caller is None:
+            credential = "import:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+            caller = self._import_callers[token] = Caller(owner, credential)
+        return caller
+
     # ---------- the check ----------
 
     def check(self, op: contract.Operation, header: str | None, params: dict[str, str]) -> Caller:
@@ -126,7 +134,7 @@ class Authenticator:
                 if wanted not in self.customers:
                     raise Problem(404, f"customer {wanted} not found", code=UNKNOWN_CUSTOMER)
                 raise Problem(403, "the import token belongs to another customer")
-            return Caller(owner, "import:" + hashlib.sha256(token.encode()).hexdigest()[:16])
+            return self._import_caller(token, owner)
         claims = self._claims_of(token)
         if op.scope and op.scope not in claims.get("scp", ()):
             raise Problem(403, f"the access token lacks the scope {op.scope!r}")

@@ -11,6 +11,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,10 @@ class Store:
             self.new = True
         #: per-meter write counters: the delta cache compares them (never stale after a write)
         self.versions: dict[int, int] = {}
+        # Caches of the reading-import hot path, filled from the database on first use (so
+        # they hold after a restart); meters are never changed once created.
+        self._series_meters: dict[tuple[str, str, str], sqlite3.Row] = {}
+        self._tails: dict[int, ReadingTail] = {}
 
     # ---------- plumbing ----------
 
@@ -102,8 +107,13 @@ class Store:
             self.db.close()
 
     def transaction(self) -> sqlite3.Connection:
-        """``with store.transaction():`` groups statements in one BEGIN/COMMIT."""
-        return _Transaction(self.db)  # type: ignore[return-value]
+        """``with store.transaction():`` groups statements in one BEGIN/COMMIT (or joins one)."""
+        return _Transaction(self)  # type: ignore[return-value]
+
+    def forget_cached(self) -> None:
+        """Drop the hot-path caches (after a rollback: they may hold what was undone)."""
+        self._series_meters.clear()
+        self._tails.clear()
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         return self.db.execute(sql, params).fetchone()
@@ -115,8 +125,9 @@ class Store:
         return int(self.db.execute(sql, params).lastrowid or 0)
 
     def touch(self, meter_id: int) -> None:
-        """Note a change of a meter's readings (invalidates its cached deltas)."""
+        """Note a change of a meter's readings (invalidates its cached deltas and tail)."""
         self.versions[meter_id] = self.versions.get(meter_id, 0) + 1
+        self._tails.pop(meter_id, None)
 
     # ---------- meta and credentials ----------
 
@@ -186,11 +197,17 @@ class Store:
         )
 
     def series_meter(self, customer_id: str, import_id: str, suit: str) -> sqlite3.Row | None:
-        return self.one(
-            f"SELECT {METER_COLUMNS} FROM meters WHERE customer_id = ? AND import_id = ? "
-            "AND suit = ?",
-            (customer_id, import_id, suit),
-        )
+        key = (customer_id, import_id, suit)
+        row = self._series_meters.get(key)
+        if row is None:
+            row = self.one(
+                f"SELECT {METER_COLUMNS} FROM meters WHERE customer_id = ? AND import_id = ? "
+                "AND suit = ?",
+                key,
+            )
+            if row is not None:
+                self._series_meters[key] = row
+        return row
 
     def create_series_meter(
         self, customer_id: str, import_id: str, suit: str, unit: str | None, measurement: str
@@ -233,6 +250,43 @@ class Store:
 
     # ---------- readings ----------
 
+    def reading_tail(self, meter_id: int) -> ReadingTail:
+        """The time of a meter's latest reading and its latest valid state (cached)."""
+        tail = self._tails.get(meter_id)
+        if tail is None:
+            last = self.one("SELECT MAX(time) FROM readings WHERE meter_id = ?", (meter_id,))
+            tail = ReadingTail(last[0] if last else None, self.previous_valid_state(meter_id))
+            self._tails[meter_id] = tail
+        return tail
+
+    def append_reading(
+        self,
+        meter_id: int,
+        t: int,
+        state: float,
+        unit: str | None,
+        sender: str | None,
+        suspicious: int,
+    ) -> int:
+        """Insert a reading later than every stored one of its meter; returns its id.
+
+        One statement (atomic on its own), and the meter's tail moves on instead of being
+        read again.
+        """
+        tail = self.reading_tail(meter_id)
+        if tail.last_time is not None and t <= tail.last_time:
+            raise ValueError(f"reading at {t} is not after the latest of meter {meter_id}")
+        reading_id = self.insert(
+            "INSERT INTO readings (meter_id, time, state, unit, sender, suspicious) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (meter_id, t, state, unit, sender, suspicious),
+        )
+        self.versions[meter_id] = self.versions.get(meter_id, 0) + 1
+        tail.last_time = t
+        if not suspicious:
+            tail.last_valid_state = state
+        return reading_id
+
     def reading_at(self, meter_id: int, t: int) -> sqlite3.Row | None:
         return self.one(
             "SELECT id, time, state, unit, sender, suspicious FROM readings "
@@ -240,12 +294,20 @@ class Store:
             (meter_id, t),
         )
 
-    def previous_valid_state(self, meter_id: int, t: int) -> float | None:
-        row = self.one(
-            "SELECT state FROM readings WHERE meter_id = ? AND time < ? AND suspicious = 0 "
-            "ORDER BY time DESC LIMIT 1",
-            (meter_id, t),
-        )
+    def previous_valid_state(self, meter_id: int, t: int | None = None) -> float | None:
+        """The state of the latest valid reading before ``t`` (None: of all)."""
+        if t is None:
+            row = self.one(
+                "SELECT state FROM readings WHERE meter_id = ? AND suspicious = 0 "
+                "ORDER BY time DESC LIMIT 1",
+                (meter_id,),
+            )
+        else:
+            row = self.one(
+                "SELECT state FROM readings WHERE meter_id = ? AND time < ? AND suspicious = 0 "
+                "ORDER BY time DESC LIMIT 1",
+                (meter_id, t),
+            )
         return None if row is None else row[0]
 
     def latest_reading(self, meter_id: int) -> sqlite3.Row | None:
@@ -292,13 +354,31 @@ class Store:
         self.db.executemany(sql, rows)
 
 
+@dataclass
+class ReadingTail:
+    """The end of a meter's readings: the latest time, and the latest valid state."""
+
+    last_time: int | None
+    last_valid_state: float | None
+
+
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
+    """BEGIN/COMMIT, or ROLLBACK on an exception; inside an open transaction it joins that one."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.outer = store.db.in_transaction
 
     def __enter__(self) -> sqlite3.Connection:
-        self.db.execute("BEGIN")
-        return self.db
+        if not self.outer:
+            self.store.db.execute("BEGIN")
+        return self.store.db
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if self.outer:
+            return
+        if exc_type:
+            self.store.db.execute("ROLLBACK")
+            self.store.forget_cached()
+        else:
+            self.store.db.execute("COMMIT")
