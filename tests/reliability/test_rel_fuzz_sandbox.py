@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -69,14 +69,30 @@ def _access_token(sb: Sandbox) -> str:
     return answer.json()["data"]["attributes"]["token"]
 
 
-@schema.parametrize()
-@settings(
-    max_examples=100,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    derandomize=True,
-)
-def test_sandbox_answers_match_the_contract(case) -> None:
+# One pytest item per operation, named by its label: schemathesis' own ``schema.parametrize()``
+# gives every item the same node id, and pytest-xdist then runs only one of them.
+OPERATIONS = {op.label: op for op in (r.ok() for r in schema.get_all_operations())}
+
+
+@pytest.mark.parametrize("label", sorted(OPERATIONS))
+def test_sandbox_answers_match_the_contract(label: str) -> None:
+    operation = OPERATIONS[label]
+
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=100,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+    )
+    def check(case) -> None:
+        call_and_validate(case)
+
+    check()
+
+
+def call_and_validate(case) -> None:
+    """Send one generated request with the right token; every check must pass."""
     sb = fuzzed_sandbox()
     path = case.operation.path
     if case.path_parameters and "customerId" in case.path_parameters:
