@@ -38,8 +38,8 @@ def render(
         f"Last run: `{command}` on {now} ({seconds / 60:.1f} min); each section says which "
         "run measured it. Every figure is a ratio against a baseline measured in the same "
         "run on the same data (the machine is shared and noisy: absolute numbers alone mean "
-        "little). Reproduce with `make bench` (6–25 min, depending on the machine's load) or `python -m benchmarks.run "
-        "--quick`.",
+        "little). Reproduce with `make bench` (6-25 min, depending on the machine's load) "
+        "or `python -m benchmarks.run --quick`.",
         "",
         "## Machine",
         "",
