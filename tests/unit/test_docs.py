@@ -6,17 +6,18 @@ import json
 from pathlib import Path
 
 import pytest
-from tap_enectiva.settings import CONFIG_SCHEMA as TAP_SETTINGS
-from target_enectiva.target import CONFIG_SCHEMA as TARGET_SETTINGS
+
+from scripts.settings_tables import PLUGINS, settings_table
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("settings", [TAP_SETTINGS, TARGET_SETTINGS], ids=["tap", "target"])
-def test_every_own_setting_is_in_the_readme(settings: dict) -> None:
-    for name in settings["properties"]:
-        assert f"| `{name}` |" in README, f"setting {name} missing from README.md"
+@pytest.mark.parametrize("plugin", ["tap-enectiva", "target-enectiva"])
+def test_readme_settings_tables_are_the_plugins_about_output(plugin: str) -> None:
+    table = settings_table(plugin)
+    assert table in README, f"README's {plugin} settings table differs from --about"
+    assert table.count("\n") - 1 == len(PLUGINS[plugin]["properties"])  # every own setting
 
 
 def test_readme_shows_the_committed_reading_schema() -> None:
