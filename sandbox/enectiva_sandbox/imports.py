@@ -285,16 +285,23 @@ def latest_data_point(server: Server, ctx: Context) -> Answer:
     return 200, data_point_document(series, row)
 
 
-def delete_data_point_by_id(server: Server, ctx: Context) -> Answer:
-    point_id = parse_id(ctx.params["id"], f"data point {ctx.params['id']}")
+def _delete_owned(
+    server: Server, ctx: Context, what: str, table: str, owner_column: str, owner_table: str
+) -> Answer:
+    """Delete a record by id when its owner (series or meter) belongs to the caller's customer."""
+    record_id = parse_id(ctx.params["id"], f"{what} {ctx.params['id']}")
     cursor = server.store.db.execute(
-        "DELETE FROM data_points WHERE id = ? AND series_id IN "
-        "(SELECT id FROM data_series WHERE customer_id = ?)",
-        (point_id, ctx.customer_id),
+        f"DELETE FROM {table} WHERE id = ? AND {owner_column} IN "
+        f"(SELECT id FROM {owner_table} WHERE customer_id = ?)",
+        (record_id, ctx.customer_id),
     )
     if cursor.rowcount == 0:
-        raise not_found(f"data point {ctx.params['id']}")
+        raise not_found(f"{what} {ctx.params['id']}")
     return 204, None
+
+
+def delete_data_point_by_id(server: Server, ctx: Context) -> Answer:
+    return _delete_owned(server, ctx, "data point", "data_points", "series_id", "data_series")
 
 
 def delete_data_point_by_time(server: Server, ctx: Context) -> Answer:
@@ -388,15 +395,7 @@ def latest_profile(server: Server, ctx: Context) -> Answer:
 
 
 def delete_profile_by_id(server: Server, ctx: Context) -> Answer:
-    profile_id = parse_id(ctx.params["id"], f"profile {ctx.params['id']}")
-    cursor = server.store.db.execute(
-        "DELETE FROM profiles WHERE id = ? AND meter_id IN "
-        "(SELECT id FROM meters WHERE customer_id = ?)",
-        (profile_id, ctx.customer_id),
-    )
-    if cursor.rowcount == 0:
-        raise not_found(f"profile {ctx.params['id']}")
-    return 204, None
+    return _delete_owned(server, ctx, "profile", "profiles", "meter_id", "meters")
 
 
 def delete_profile_by_range(server: Server, ctx: Context) -> Answer:

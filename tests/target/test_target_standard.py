@@ -12,26 +12,8 @@ applies when ``validate_records`` is on.
 
 from __future__ import annotations
 
-from singer_sdk.testing import get_target_test_class
+from singer_sdk.testing import get_target_test_class, target_tests
 from singer_sdk.testing.suites import SingerTestSuite
-from singer_sdk.testing.target_tests import (
-    TargetArrayData,
-    TargetCamelcaseComplexSchema,
-    TargetCamelcaseTest,
-    TargetCliPrintsTest,
-    TargetDuplicateRecords,
-    TargetEncodedStringData,
-    TargetNoPrimaryKeys,
-    TargetOptionalAttributes,
-    TargetPrimaryKeyUpdates,
-    TargetRecordBeforeSchemaTest,
-    TargetRecordMissingKeyProperty,
-    TargetRecordMissingOptionalFields,
-    TargetRecordMissingRequiredProperty,
-    TargetSchemaNoProperties,
-    TargetSchemaUpdates,
-    TargetSpecialCharsInAttributes,
-)
 from target_enectiva.target import TargetEnectiva
 
 STANDARD_CONFIG = {
@@ -44,22 +26,25 @@ STANDARD_CONFIG = {
 applicable_suite = SingerTestSuite(
     kind="target",
     tests=[
-        TargetArrayData,
-        TargetCamelcaseComplexSchema,
-        TargetCamelcaseTest,
-        TargetCliPrintsTest,
-        TargetDuplicateRecords,
-        TargetEncodedStringData,
-        TargetNoPrimaryKeys,
-        TargetOptionalAttributes,
-        TargetPrimaryKeyUpdates,
-        TargetRecordBeforeSchemaTest,
-        TargetRecordMissingKeyProperty,
-        TargetRecordMissingOptionalFields,
-        TargetRecordMissingRequiredProperty,
-        TargetSchemaNoProperties,
-        TargetSchemaUpdates,
-        TargetSpecialCharsInAttributes,
+        getattr(target_tests, name)
+        for name in (
+            "TargetArrayData",
+            "TargetCamelcaseComplexSchema",
+            "TargetCamelcaseTest",
+            "TargetCliPrintsTest",
+            "TargetDuplicateRecords",
+            "TargetEncodedStringData",
+            "TargetNoPrimaryKeys",
+            "TargetOptionalAttributes",
+            "TargetPrimaryKeyUpdates",
+            "TargetRecordBeforeSchemaTest",
+            "TargetRecordMissingKeyProperty",
+            "TargetRecordMissingOptionalFields",
+            "TargetRecordMissingRequiredProperty",
+            "TargetSchemaNoProperties",
+            "TargetSchemaUpdates",
+            "TargetSpecialCharsInAttributes",
+        )
     ],
 )
 
