@@ -25,8 +25,9 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow" $(PYTEST_ARGS)
 
+## Style and types: ruff, and mypy (strict on overrides: every SDK hook carries @override).
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 ## The main job end to end: sandbox -> CSV tap -> target-enectiva; tap-enectiva -> DuckDB; report.
 demo: install

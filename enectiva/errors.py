@@ -12,7 +12,7 @@ import json
 import random
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, override
 
 from enectiva.rules import Violation
 
@@ -85,6 +85,7 @@ class ApiError:
     detail: str
     pointer: str | None = None
 
+    @override
     def __str__(self) -> str:
         where = f" ({self.pointer})" if self.pointer else ""
         return f"HTTP {self.status}: {self.detail}{where}"
@@ -104,7 +105,8 @@ def parse_error(status: int, body: bytes | str | dict[str, Any] | None) -> ApiEr
         return ApiError(status, None, TITLES.get(status, "error"))
     first = errors[0]
     details = [str(e.get("detail") or e.get("title") or "") for e in errors if isinstance(e, dict)]
-    source = first.get("source") if isinstance(first.get("source"), dict) else {}
+    raw_source = first.get("source")
+    source: dict[str, Any] = raw_source if isinstance(raw_source, dict) else {}
     return ApiError(
         status=status,
         code=first.get("code"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
-from typing import Any
+from typing import Any, override
 
 from enectiva import contract
 from enectiva.times import TimeFormatError, parse_date, parse_timestamp, utcnow
@@ -46,6 +46,7 @@ class Violation:
     def pointer(self) -> str:
         return f"/data/attributes/{self.attribute}" if self.attribute else "/data/attributes"
 
+    @override
     def __str__(self) -> str:
         return f"{self.attribute} {self.message}" if self.attribute else self.message
 
@@ -141,7 +142,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _is_finite(value: float) -> bool:
+def _is_finite(value: Any) -> bool:
     """Finite and representable as a float (a huge JSON integer is not)."""
     try:
         return math.isfinite(value)
