@@ -12,7 +12,9 @@ import json
 import random
 import time
 from dataclasses import dataclass
-from typing import Any, override
+from typing import Any
+
+from typing_extensions import override
 
 from enectiva.rules import Violation
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
-from typing import Any, override
+from typing import Any
+
+from typing_extensions import override
 
 from enectiva import contract
 from enectiva.times import TimeFormatError, parse_date, parse_timestamp, utcnow
