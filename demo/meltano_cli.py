@@ -33,21 +33,29 @@ def say(line: str) -> None:
 
 def ensure_meltano(venv_dir: Path, echo: Echo = say) -> Path:
     """The meltano executable of ``venv_dir``, creating the venv and installing it if needed."""
-    executable = venv_dir / "bin" / "meltano"
-    stamp = venv_dir / f".installed-meltano-{MELTANO_VERSION}"
-    if executable.exists() and stamp.exists():
-        return executable
-    echo(f"Installing meltano=={MELTANO_VERSION} into {venv_dir} (first run only)")
+    return ensure_tool(venv_dir, f"meltano=={MELTANO_VERSION}", "meltano", echo)
+
+
+def ensure_tool(venv_dir: Path, requirement: str, executable: str, echo: Echo = say) -> Path:
+    """``executable`` from a venv of its own holding only ``requirement`` (made when missing).
+
+    Singer plugins with other pins than ours (Meltano, other loaders) live in such venvs.
+    """
+    path = venv_dir / "bin" / executable
+    stamp = venv_dir / f".installed-{requirement.replace('/', '_')}"
+    if path.exists() and stamp.exists():
+        return path
+    echo(f"Installing {requirement} into {venv_dir} (first run only)")
     if not (venv_dir / "bin" / "python").exists():
         venv.EnvBuilder(with_pip=True, clear=True).create(venv_dir)
     python = str(venv_dir / "bin" / "python")
     pip = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    for requirement in ("pip", f"meltano=={MELTANO_VERSION}"):
-        done = subprocess.run([*pip, "--upgrade", requirement], check=False)
+    for wanted in ("pip", requirement):
+        done = subprocess.run([*pip, "--upgrade", wanted], check=False)
         if done.returncode != 0:
-            raise RuntimeError(f"installing {requirement} into {venv_dir} failed")
+            raise RuntimeError(f"installing {wanted} into {venv_dir} failed")
     stamp.touch()
-    return executable
+    return path
 
 
 @contextlib.contextmanager
