@@ -24,7 +24,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from enectiva_sandbox.process import Sandbox
 
-from demo import warehouse
+from demo import plot, warehouse
 from demo.meltano_cli import Meltano, ensure_meltano, project_lock
 from demo.report import Report, StreamLine, render
 from demo.sandbox_env import sandbox_variables
@@ -127,6 +127,10 @@ def _run(output: Path, port: int) -> Report:
     report.seconds = round(time.monotonic() - started, 1)
     print(render(report))
     report.write(output / "report.json")
+    picture = plot.draw_consumption(
+        warehouse.monthly_consumption(database), output / "consumption.png"
+    )
+    print(f"Monthly consumption per meter, as a picture: {picture}")
     print(f"\nDone in {report.seconds:.0f} s. Run it again: the second run is incremental.")
     return report
 

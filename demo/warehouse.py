@@ -147,6 +147,26 @@ def meter_summaries(path: Path) -> list[MeterSummary]:
         return summaries
 
 
+def monthly_consumption(path: Path) -> dict[str, list[tuple[str, float, str]]]:
+    """Every meter's monthly consumption (``meter_deltas``): name -> [(YYYY-MM, value, unit)]."""
+    with connect(path) as connection:
+        if connection is None or not {"meters", "meter_deltas"} <= set(tables(connection)):
+            return {}
+        rows = connection.execute(
+            f"""
+            SELECT coalesce(m.name, CAST(d.meter_id AS VARCHAR)), left(CAST(d.time AS VARCHAR), 7),
+                   CAST(d.value AS DOUBLE), coalesce(d.unit, '')
+            FROM {_table("meter_deltas")} AS d
+            LEFT JOIN {_table("meters")} AS m ON CAST(m.id AS VARCHAR) = CAST(d.meter_id AS VARCHAR)
+            ORDER BY 1, 2
+            """
+        ).fetchall()
+    series: dict[str, list[tuple[str, float, str]]] = {}
+    for name, month, value, unit in rows:
+        series.setdefault(name, []).append((month, value or 0.0, unit))
+    return series
+
+
 def _scalar(
     connection: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
 ) -> int:

@@ -91,6 +91,9 @@ def check_report(first: DemoRun, demo_dir: Path) -> None:
     for meter in first.report["meters"]:
         assert f"{meter['readings']:,} readings" in first.output
         assert meter["name"] in first.output
+    picture = demo_dir / "consumption.png"
+    assert f"as a picture: {picture}" in first.output
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def check_warehouse_holds_every_record_the_tap_emitted(first: DemoRun, demo_dir: Path) -> None:
