@@ -12,7 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display: the demo runs in terminals and CI
 
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 Series = dict[str, list[tuple[str, float, str]]]  # meter name -> [(YYYY-MM, value, unit)]
 
