@@ -57,8 +57,10 @@ class Sandbox:
         self.validate_responses = validate_responses
         self.extra_args = list(extra_args)
         # Credentials file and server log: in ``workdir`` when given (kept), else a temp dir.
-        self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="enectiva-sandbox-")
-        folder = Path(workdir) if workdir else Path(self._tmp.name)
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if not workdir:
+            self._tmp = tempfile.TemporaryDirectory(prefix="enectiva-sandbox-")
+        folder = Path(self._tmp.name) if self._tmp else Path(workdir or ".")
         folder.mkdir(parents=True, exist_ok=True)
         self.creds_file = folder / "sandbox-credentials.json"
         self.log_file = folder / "sandbox.log"
