@@ -117,7 +117,10 @@ class Server:
         budget: Budget | None = None
         try:
             if faults.rate_limit:
-                budget = self._take_budget(request, faults.rate_limit)
+                key = self.auth.credential_key(request.headers.get("authorization"))
+                budget = self.limiter.take(key, faults.rate_limit)
+                if budget.retry_after is not None:
+                    raise _rate_limited(budget)
             status, doc = await self._outcome(request, op, params, known, raw_path)
             headers: dict[str, str] = {}
         except Problem as problem:
@@ -134,19 +137,6 @@ class Server:
             headers = {**headers, **budget.headers()}
         self.stats.count(op.operation_id if op else None, status)
         return status, (b"" if doc is None else _encode(doc)), headers
-
-    def _take_budget(self, request: Incoming, rate: float) -> Budget:
-        """Take one request from the caller's bucket; 429 when it is empty."""
-        key = self.auth.credential_key(request.headers.get("authorization"))
-        budget = self.limiter.take(key, rate)
-        wait = budget.retry_after
-        if wait is not None:
-            raise Problem(
-                429,
-                f"rate limit of {rate:g} requests/s exceeded: retry in {wait} s",
-                headers={"Retry-After": str(wait)},
-            )
-        return budget
 
     async def _outcome(
         self,
@@ -216,6 +206,15 @@ class Server:
         self.stats.response_errors.append(message)
         log.error("invalid response: %s", message)
         return 500, error_document(500, f"sandbox answer broke the contract: {message}"), {}
+
+
+def _rate_limited(budget: Budget) -> Problem:
+    wait = budget.retry_after
+    return Problem(
+        429,
+        f"rate limit of {budget.limit:g} requests/s exceeded: retry in {wait} s",
+        headers={"Retry-After": str(wait)},
+    )
 
 
 class _Drop(Exception):
