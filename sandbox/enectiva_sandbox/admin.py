@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from enectiva.times import TimeFormatError, parse_timestamp
 from enectiva_sandbox.faults import Stats
 from enectiva_sandbox.jsonapi import iso_z
+from enectiva_sandbox.store import Credential
 
 if TYPE_CHECKING:
     from enectiva_sandbox.app import Server
@@ -42,92 +45,123 @@ async def handle(server: Server, request: Request, raw_path: str) -> Response:
     if path == "stats/reset" and method == "POST":
         server.stats = Stats()
         return _json(server.stats.as_dict())
+    customer = request.query_params.get("customer_id") or server.store.get_meta("main_customer")
     if path.startswith("records/") and method == "GET":
         kind = path.split("/", 1)[1]
-        if kind not in _RECORD_QUERIES:
-            kinds = ", ".join(_RECORD_QUERIES)
+        if kind not in _RECORD_COLUMNS:
+            kinds = ", ".join(_RECORD_COLUMNS)
             return _json({"errors": [f"kind must be one of {kinds}"]}, 404)
-        customer = request.query_params.get("customer_id") or server.store.get_meta("main_customer")
         return _json(records(server, kind, customer or ""))
+    if path == "tokens" and method == "GET":
+        found = server.store.credentials().values()
+        mine = sorted((c for c in found if c.customer_id == customer), key=lambda c: c.name)
+        return _json([token_state(c) for c in mine])
+    parts = path.split("/")
+    if len(parts) == 3 and parts[0] == "tokens" and method == "POST":
+        return await _change_token(server, request, customer or "", parts[1], parts[2])
     return _json({"errors": [f"no admin endpoint {method} {raw_path}"]}, 404)
+
+
+def token_state(credential: Credential) -> dict[str, Any]:
+    """A token's name, kind, window and state (never the token itself)."""
+    return {
+        "name": credential.name,
+        "kind": credential.kind,
+        "customer_id": credential.customer_id,
+        "not_before": iso_z(credential.not_before),
+        "not_after": iso_z(credential.not_after),
+        "revoked": credential.revoked,
+        "valid": credential.valid_at(time.time()),
+    }
+
+
+async def _change_token(
+    server: Server, request: Request, customer: str, name: str, action: str
+) -> Response:
+    """``POST /_sandbox/tokens/{name}/expire|revoke|window`` (``?customer_id=``, else main)."""
+    store = server.store
+    current = store.credential_named(customer, name)
+    if current is None:
+        return _json({"errors": [f"customer {customer} has no token named {name!r}"]}, 404)
+    if action == "expire":  # its window ends now
+        store.set_token_window(customer, name, current.not_before, int(time.time()))
+    elif action == "revoke":
+        store.revoke_token(customer, name)
+    elif action == "window":
+        try:
+            body = msgspec.json.decode(await request.body() or b"{}")
+            if not isinstance(body, dict) or set(body) - {"not_before", "not_after"}:
+                raise ValueError("the body takes only not_before and not_after")
+            start, end = (_epoch_or_none(body.get(k)) for k in ("not_before", "not_after"))
+        except (msgspec.DecodeError, TimeFormatError, ValueError, TypeError, AttributeError) as exc:
+            return _json({"errors": [f"window: {exc} (RFC 3339 times or null)"]}, 400)
+        store.set_token_window(customer, name, start, end)
+    else:
+        return _json({"errors": [f"no token action {action!r} (expire, revoke, window)"]}, 404)
+    changed = store.credential_named(customer, name)
+    assert changed is not None
+    return _json(token_state(changed))
+
+
+def _epoch_or_none(value: Any) -> int | None:
+    return None if value is None else int(parse_timestamp(value).timestamp())
 
 
 def _text(value: Any) -> str:
     return str(value)
 
 
-# Per kind: the query (customer as its only parameter) and how each selected column is named
-# and shown (None: as stored).
-_RECORD_QUERIES: dict[str, tuple[str, tuple[tuple[str, Any], ...]]] = {
+# Per kind: how each column of ``store.RECORD_QUERIES`` is named and shown (None: as stored).
+_RECORD_COLUMNS: dict[str, tuple[tuple[str, Any], ...]] = {
     "readings": (
-        "SELECT r.id, r.meter_id, m.import_id, m.suit, r.time, r.state, r.unit, r.sender, "
-        "r.suspicious FROM readings r JOIN meters m ON m.id = r.meter_id "
-        "WHERE m.customer_id = ? ORDER BY r.meter_id, r.time",
-        (
-            ("id", _text),
-            ("meter_id", _text),
-            ("import_id", None),
-            ("suit", None),
-            ("time", iso_z),
-            ("state", None),
-            ("unit", None),
-            ("sender", None),
-            ("suspicious", bool),
-        ),
+        ("id", _text),
+        ("meter_id", _text),
+        ("import_id", None),
+        ("suit", None),
+        ("time", iso_z),
+        ("state", None),
+        ("unit", None),
+        ("sender", None),
+        ("suspicious", bool),
     ),
     "data_points": (
-        "SELECT p.id, p.series_id, s.import_id, s.suit, p.time, p.value, p.unit, p.sender, "
-        "p.suspicious FROM data_points p JOIN data_series s ON s.id = p.series_id "
-        "WHERE s.customer_id = ? ORDER BY p.series_id, p.time",
-        (
-            ("id", _text),
-            ("data_series_id", _text),
-            ("import_id", None),
-            ("suit", None),
-            ("time", iso_z),
-            ("value", None),
-            ("unit", None),
-            ("sender", None),
-            ("suspicious", bool),
-        ),
+        ("id", _text),
+        ("data_series_id", _text),
+        ("import_id", None),
+        ("suit", None),
+        ("time", iso_z),
+        ("value", None),
+        ("unit", None),
+        ("sender", None),
+        ("suspicious", bool),
     ),
     "profiles": (
-        "SELECT p.id, p.meter_id, m.import_id, m.suit, p.from_t, p.to_t, p.value, p.unit, "
-        "p.sender FROM profiles p JOIN meters m ON m.id = p.meter_id "
-        "WHERE m.customer_id = ? ORDER BY p.meter_id, p.from_t",
-        (
-            ("id", _text),
-            ("meter_id", _text),
-            ("import_id", None),
-            ("suit", None),
-            ("from", iso_z),
-            ("to", iso_z),
-            ("value", None),
-            ("unit", None),
-            ("sender", None),
-        ),
+        ("id", _text),
+        ("meter_id", _text),
+        ("import_id", None),
+        ("suit", None),
+        ("from", iso_z),
+        ("to", iso_z),
+        ("value", None),
+        ("unit", None),
+        ("sender", None),
     ),
     "invoices": (
-        "SELECT i.id, i.meter_id, i.from_d, i.to_d, i.cost, i.consumption, i.note "
-        "FROM invoices i JOIN meters m ON m.id = i.meter_id WHERE m.customer_id = ? "
-        "ORDER BY i.meter_id, i.from_d",
-        (
-            ("id", _text),
-            ("meter_id", _text),
-            ("from", None),
-            ("to", None),
-            ("cost", None),
-            ("consumption", None),
-            ("note", None),
-        ),
+        ("id", _text),
+        ("meter_id", _text),
+        ("from", None),
+        ("to", None),
+        ("cost", None),
+        ("consumption", None),
+        ("note", None),
     ),
 }
 
 
 def records(server: Server, kind: str, customer_id: str) -> list[dict[str, Any]]:
     """Every stored record of a kind for a customer, with ids and owners."""
-    query, columns = _RECORD_QUERIES[kind]
-    rows = server.store.db.execute(query, (customer_id,))
+    columns = _RECORD_COLUMNS[kind]
+    rows = server.store.records(kind, customer_id)
     return [
         {name: show(v) if show else v for (name, show), v in zip(columns, row, strict=True)}
         for row in rows

@@ -4,14 +4,14 @@ Order of checks (contract section 5): latency, 429 rate limit, injected 5xx, 406
 type, 401/403 authentication (and 404 unknown customer), then the operation itself
 (404/400/409). Injected drops close the connection without an answer, either before the
 operation runs or after it (then the change is stored but the client never hears of it).
+With a rate limit set, every answer carries the caller's budget headers (contract section 8).
+The handlers' side of the pipeline is ``handler.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -22,11 +22,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from enectiva import contract, media
 from enectiva.errors import error_document
-from enectiva.times import format_timestamp
-from enectiva_sandbox import admin, reads, security
+from enectiva_sandbox import admin, imports, reads, security
 from enectiva_sandbox.deltas import DeltaCalculator
-from enectiva_sandbox.faults import Faults, RateLimiter, Stats
-from enectiva_sandbox.imports import HANDLERS as IMPORT_HANDLERS
+from enectiva_sandbox.faults import Budget, Faults, RateLimiter, Stats
+from enectiva_sandbox.handler import Context, Handler
 from enectiva_sandbox.jsonapi import Problem
 from enectiva_sandbox.routing import Router
 from enectiva_sandbox.store import Store
@@ -35,32 +34,10 @@ log = logging.getLogger("enectiva_sandbox")
 _encode = msgspec.json.Encoder().encode
 
 
-def access_token_handler(server: Server, ctx: Context) -> tuple[int, dict[str, Any]]:
-    """``POST /access_tokens``: a JWT for the login token (no body)."""
-    if ctx.body.strip():
-        raise Problem(400, "POST /access_tokens takes no body", pointer="")
-    issued = server.auth.issue(ctx.token, server.faults.token_lifetime)
-    expires = format_timestamp(datetime.fromtimestamp(issued["exp"], UTC))
-    return 201, {
-        "data": {
-            "type": "access_tokens",
-            "id": issued["jti"],
-            "attributes": {"token": issued["token"], "expires_at": expires},
-        }
-    }
+HANDLERS: dict[str, Handler] = {**security.HANDLERS, **reads.HANDLERS, **imports.HANDLERS}
 
-
-HANDLERS = {
-    "createAccessToken": access_token_handler,
-    **reads.HANDLERS,
-    **IMPORT_HANDLERS,
-}
-BODY_OPERATIONS = frozenset(
-    op.operation_id for op in contract.operations().values() if "requestBody" in op.raw
-)
-
-
-Answer = tuple[int, bytes, dict[str, str]]
+#: An answer as sent: status, body bytes, extra headers.
+Wire = tuple[int, bytes, dict[str, str]]
 _MEDIA_TYPE = media.MEDIA_TYPE.encode("latin-1")
 #: The request headers the pipeline reads.
 _READ_HEADERS = tuple((n, n.encode()) for n in ("accept", "authorization", "content-type", "host"))
@@ -104,19 +81,6 @@ class Incoming:
         return f"{self.scope.get('scheme', 'http')}://{netloc}{raw_path}"
 
 
-@dataclass
-class Context:
-    """What a handler needs of its request."""
-
-    op: contract.Operation
-    params: dict[str, str]
-    customer_id: str
-    token: str
-    base: str  # absolute URL of the path, no query
-    query_string: str
-    body: bytes
-
-
 class Server:
     """The sandbox's state: store, settings, counters."""
 
@@ -144,14 +108,21 @@ class Server:
 
     # ---------- the pipeline ----------
 
-    async def handle(self, request: Incoming, raw_path: str) -> Answer | None:
+    async def handle(self, request: Incoming, raw_path: str) -> Wire | None:
         """Answer one API request (status, body, extra headers); None means: drop the connection."""
         op, params, known = self.router.match(raw_path, request.method)
         faults = self.faults
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
+        budget: Budget | None = None
         try:
-            status, doc, headers = await self._answer(request, op, params, known, raw_path)
+            if faults.rate_limit:
+                key = self.auth.credential_key(request.headers.get("authorization"))
+                budget = self.limiter.take(key, faults.rate_limit)
+                if budget.retry_after is not None:
+                    raise _rate_limited(budget)
+            status, doc = await self._outcome(request, op, params, known, raw_path)
+            headers: dict[str, str] = {}
         except Problem as problem:
             status, doc, headers = problem.status, problem.document, problem.headers
         except _Drop:
@@ -162,29 +133,22 @@ class Server:
             return None
         if self.validate_responses and op is not None:
             status, doc, headers = self._validated(op, status, doc, headers)
+        if budget is not None and faults.budget_headers:
+            headers = {**headers, **budget.headers()}
         self.stats.count(op.operation_id if op else None, status)
         return status, (b"" if doc is None else _encode(doc)), headers
 
-    async def _answer(
+    async def _outcome(
         self,
         request: Incoming,
         op: contract.Operation | None,
         params: dict[str, str],
         known: bool,
         raw_path: str,
-    ) -> tuple[int, dict[str, Any] | None, dict[str, str]]:
+    ) -> tuple[int, dict[str, Any] | None]:
+        """The operation's status and document once every check passed (or a Problem)."""
         headers = request.headers
         faults = self.faults
-        if faults.rate_limit:
-            wait = self.limiter.take(
-                self.auth.credential_key(headers.get("authorization")), faults.rate_limit
-            )
-            if wait is not None:
-                raise Problem(
-                    429,
-                    f"rate limit of {faults.rate_limit:g} requests/s exceeded: retry in {wait} s",
-                    headers={"Retry-After": str(wait)},
-                )
         failure = faults.pick_failure()
         if failure is not None:
             self.stats.failed += 1
@@ -203,9 +167,8 @@ class Server:
         if not media.accept_ok(headers.get("accept")):
             raise Problem(406, f"the Accept header must list {media.MEDIA_TYPE}")
         body = await request.body()
-        content_type = headers.get("content-type")
-        needs_type = op.operation_id in BODY_OPERATIONS or body
-        if needs_type and not media.content_type_ok(content_type):
+        # only a body has a media type: a request without one is never 415 (contract section 1)
+        if body and not media.content_type_ok(headers.get("content-type")):
             raise Problem(415, f"the Content-Type must be {media.MEDIA_TYPE}")
         authorization = headers.get("authorization")
         caller = self.auth.check(op, authorization, params)
@@ -218,8 +181,7 @@ class Server:
             query_string=request.scope.get("query_string", b"").decode("latin-1"),
             body=body,
         )
-        status, doc = HANDLERS[op.operation_id](self, ctx)
-        return status, doc, {}
+        return HANDLERS[op.operation_id](self, ctx)
 
     def _validated(
         self, op: contract.Operation, status: int, doc: Any, headers: dict[str, str]
@@ -244,6 +206,15 @@ class Server:
         self.stats.response_errors.append(message)
         log.error("invalid response: %s", message)
         return 500, error_document(500, f"sandbox answer broke the contract: {message}"), {}
+
+
+def _rate_limited(budget: Budget) -> Problem:
+    wait = budget.retry_after
+    return Problem(
+        429,
+        f"rate limit of {budget.limit:g} requests/s exceeded: retry in {wait} s",
+        headers={"Retry-After": str(wait)},
+    )
 
 
 class _Drop(Exception):
@@ -287,7 +258,7 @@ def build_app(server: Server) -> ASGIApp:
     return app
 
 
-def raw_headers(answer: Answer) -> list[tuple[bytes, bytes]]:
+def raw_headers(answer: Wire) -> list[tuple[bytes, bytes]]:
     """The headers Starlette's ``Response`` would send for an answer (same names and order)."""
     status, body, headers = answer
     if not headers and body and status not in (204, 304):  # the usual answer

@@ -16,7 +16,22 @@ from enectiva_sandbox.faults import Faults
 from enectiva_sandbox.seed import SEEDS, SeedSize, credentials, seed
 from enectiva_sandbox.store import MEMORY, Store
 
-SECRET_KEYS = ("import_token", "login_token", "login_token_limited", "other_import_token")
+SECRET_KEYS = (
+    "import_token",
+    "import_token_secondary",
+    "login_token",
+    "login_token_secondary",
+    "login_token_limited",
+    "other_import_token",
+)
+#: Token names of each customer (``--expired-token``, ``/_sandbox/tokens/{name}/...``).
+TOKEN_NAMES = (
+    "import_primary",
+    "import_secondary",
+    "login_primary",
+    "login_secondary",
+    "login_limited",
+)
 
 
 def _fraction(text: str) -> float:
@@ -45,7 +60,21 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--page-size", type=int, default=1000, help="records per list page (1-1000)")
     s.add_argument("--token-lifetime", type=int, default=300, help="access token seconds")
     s.add_argument("--latency-ms", type=float, default=0.0, help="delay added to each request")
-    s.add_argument("--rate-limit", type=_positive, help="requests/s per credential (bucket)")
+    s.add_argument("--rate-limit", type=_positive, help="requests/s per token (bucket)")
+    s.add_argument(
+        "--no-budget-headers",
+        action="store_true",
+        help="leave X-RateLimit-* out of answers (sent by default while a rate limit is set)",
+    )
+    s.add_argument(
+        "--expired-token",
+        action="append",
+        default=[],
+        choices=TOKEN_NAMES,
+        metavar="NAME",
+        help=f"start with this token of the main customer expired (repeatable): "
+        f"{', '.join(TOKEN_NAMES)}",
+    )
     s.add_argument("--fail-rate", type=_fraction, default=0.0, help="share answered 5xx")
     s.add_argument("--drop-rate", type=_fraction, default=0.0, help="share of dropped requests")
     s.add_argument("--validate-responses", action="store_true", help="check answers vs schema")
@@ -94,7 +123,13 @@ def serve(args: argparse.Namespace) -> int:
         fail_rate=args.fail_rate,
         drop_rate=args.drop_rate,
         token_lifetime=args.token_lifetime,
+        budget_headers=not args.no_budget_headers,
     )
+    main_customer = store.get_meta("main_customer") or ""
+    for name in args.expired_token:  # its window ends now (kept in the data file)
+        current = store.credential_named(main_customer, name)
+        if current is not None:
+            store.set_token_window(main_customer, name, current.not_before, int(time.time()))
     server = Server(
         store,
         secret=store.get_meta("jwt_secret") or "",
@@ -152,7 +187,7 @@ def _print_info(info: dict[str, Any], args: argparse.Namespace) -> None:
         f"  data_series_ids      {', '.join(info['data_series_ids']) or '-'}",
         f"  virtual_meter_ids    {', '.join(info['virtual_meter_ids']) or '-'}",
         "  admin API            /_sandbox/health, /_sandbox/faults, /_sandbox/stats, "
-        "/_sandbox/records/{kind}",
+        "/_sandbox/records/{kind}, /_sandbox/tokens[/{name}/expire|revoke|window]",
     ]
     print("\n".join(lines), flush=True)
 

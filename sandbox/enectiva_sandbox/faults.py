@@ -21,6 +21,7 @@ class Faults:
     fail_rate: float = 0.0
     drop_rate: float = 0.0
     token_lifetime: int = 300
+    budget_headers: bool = True  # X-RateLimit-* on every answer while a rate limit is set
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -37,6 +38,12 @@ class Faults:
                 continue
             if key == "rate_limit" and value is None:
                 new[key] = None
+                continue
+            if key == "budget_headers":
+                if not isinstance(value, bool):
+                    problems.append("budget_headers must be true or false")
+                else:
+                    new[key] = value
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float):
                 problems.append(f"{key} must be a number")
@@ -71,6 +78,24 @@ class Faults:
         return bool(self.drop_rate) and random.random() < self.drop_rate
 
 
+@dataclass(frozen=True)
+class Budget:
+    """A credential's bucket after a request: what the budget headers say."""
+
+    limit: float  # R: refill per second and capacity
+    remaining: int  # whole requests available at once now, after this one
+    reset: float  # seconds until the bucket is full again
+    retry_after: int | None  # None: the request may go on; else whole seconds to wait (>= 1)
+
+    def headers(self) -> dict[str, str]:
+        """``X-RateLimit-Limit``, ``-Remaining`` and ``-Reset`` (contract section 8)."""
+        return {
+            "X-RateLimit-Limit": f"{self.limit:g}",
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": f"{self.reset:.3f}",
+        }
+
+
 class RateLimiter:
     """A token bucket per credential: capacity R, refilled at R per second."""
 
@@ -78,21 +103,21 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
         self._rate: float | None = None
 
-    def take(self, key: str, rate: float | None) -> int | None:
-        """None when allowed; otherwise the integer seconds to wait (``Retry-After``)."""
-        if not rate:
-            return None
+    def take(self, key: str, rate: float) -> Budget:
+        """Take one request from ``key``'s bucket, when it holds one."""
         if rate != self._rate:
             self._buckets.clear()
             self._rate = rate
         now = time.monotonic()
         tokens, at = self._buckets.get(key, (rate, now))
         tokens = min(rate, tokens + (now - at) * rate)
+        wait = None
         if tokens >= 1.0:
-            self._buckets[key] = (tokens - 1.0, now)
-            return None
+            tokens -= 1.0
+        else:
+            wait = max(1, math.ceil((1.0 - tokens) / rate))
         self._buckets[key] = (tokens, now)
-        return max(1, math.ceil((1.0 - tokens) / rate))
+        return Budget(rate, math.floor(tokens), (rate - tokens) / rate, wait)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -10,15 +11,14 @@ import msgspec
 from enectiva import rules
 from enectiva.errors import DUPLICATE, OVERLAP
 from enectiva.times import TimeFormatError, parse_timestamp
+from enectiva_sandbox.handler import Context, Handler, Reply
 from enectiva_sandbox.jsonapi import Problem, iso_z, not_found, parse_id, to_one
 
 if TYPE_CHECKING:
     from sqlite3 import Row
 
-    from enectiva_sandbox.app import Context, Server
+    from enectiva_sandbox.app import Server
     from enectiva_sandbox.store import Store
-
-Answer = tuple[int, dict[str, Any] | None]
 _decode = msgspec.json.Decoder().decode
 
 
@@ -73,7 +73,7 @@ def reading_document(meter: Row, row: Any) -> dict[str, Any]:
     }
 
 
-def create_reading(server: Server, ctx: Context) -> Answer:
+def create_reading(server: Server, ctx: Context) -> Reply:
     attrs = read_attributes(ctx, "readings")
     store = server.store
     import_id, suit = rules.series_key(attrs)
@@ -115,19 +115,9 @@ def _store_reading(
             )
         previous = store.previous_valid_state(meter_id, t)
         suspicious = int(rules.is_suspicious(unit, meter["unit"], state, previous))
-        if existing is None:
-            reading_id = store.insert(
-                "INSERT INTO readings (meter_id, time, state, unit, sender, suspicious) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (meter_id, t, state, unit, sender, suspicious),
-            )
-        else:  # same time, another state: a correction replaces the stored value
-            reading_id = existing["id"]
-            store.db.execute(
-                "UPDATE readings SET state = ?, unit = ?, sender = ?, suspicious = ? WHERE id = ?",
-                (state, unit, sender, suspicious, reading_id),
-            )
-    store.touch(meter_id)
+        # same time, another state: a correction replaces the stored value (keeps its id)
+        existing_id = None if existing is None else existing["id"]
+        reading_id = store.put_reading(meter_id, t, state, unit, sender, suspicious, existing_id)
     return reading_id, suspicious
 
 
@@ -138,7 +128,7 @@ def _series_meter(server: Server, ctx: Context) -> Row:
     return meter
 
 
-def latest_reading(server: Server, ctx: Context) -> Answer:
+def latest_reading(server: Server, ctx: Context) -> Reply:
     meter = _series_meter(server, ctx)
     row = server.store.latest_reading(meter["id"])
     if row is None:
@@ -146,17 +136,10 @@ def latest_reading(server: Server, ctx: Context) -> Answer:
     return 200, reading_document(meter, row)
 
 
-def delete_reading_by_id(server: Server, ctx: Context) -> Answer:
+def delete_reading_by_id(server: Server, ctx: Context) -> Reply:
     reading_id = parse_id(ctx.params["id"], f"reading {ctx.params['id']}")
-    row = server.store.one(
-        "SELECT r.id, r.meter_id FROM readings r JOIN meters m ON m.id = r.meter_id "
-        "WHERE r.id = ? AND m.customer_id = ?",
-        (reading_id, ctx.customer_id),
-    )
-    if row is None:
+    if not server.store.delete_reading(ctx.customer_id, reading_id):
         raise not_found(f"reading {ctx.params['id']}")
-    server.store.db.execute("DELETE FROM readings WHERE id = ?", (reading_id,))
-    server.store.touch(row["meter_id"])
     return 204, None
 
 
@@ -176,16 +159,12 @@ def _check_query_names(ctx: Context, allowed: set[str]) -> None:
             raise Problem(400, f"unknown query parameter {key!r}", parameter=key)
 
 
-def delete_reading_by_time(server: Server, ctx: Context) -> Answer:
+def delete_reading_by_time(server: Server, ctx: Context) -> Reply:
     _check_query_names(ctx, {"time"})
     t = _query_time(ctx, "time")
     meter = _series_meter(server, ctx)
-    cursor = server.store.db.execute(
-        "DELETE FROM readings WHERE meter_id = ? AND time = ?", (meter["id"], t)
-    )
-    if cursor.rowcount == 0:
+    if not server.store.delete_reading_at(meter["id"], t):
         raise not_found(f"reading of series {meter['import_id']}/{meter['suit']} at {iso_z(t)}")
-    server.store.touch(meter["id"])
     return 204, None
 
 
@@ -211,15 +190,7 @@ def data_point_document(series: Row, row: Any) -> dict[str, Any]:
     }
 
 
-def _series(server: Server, customer_id: str, import_id: str, suit: str) -> Row | None:
-    return server.store.one(
-        "SELECT id, import_id, suit, unit FROM data_series WHERE customer_id = ? "
-        "AND import_id = ? AND suit = ?",
-        (customer_id, import_id, suit),
-    )
-
-
-def create_data_point(server: Server, ctx: Context) -> Answer:
+def create_data_point(server: Server, ctx: Context) -> Reply:
     attrs = read_attributes(ctx, "data_points")
     store = server.store
     import_id, suit = rules.series_key(attrs)
@@ -227,19 +198,13 @@ def create_data_point(server: Server, ctx: Context) -> Answer:
     value = float(attrs["value"])
     unit, sender = attrs.get("unit"), attrs.get("sender")
     with store.transaction():
-        series = _series(server, ctx.customer_id, import_id, suit)
+        series = store.data_series(ctx.customer_id, import_id, suit)
         if series is None:
-            store.insert(
-                "INSERT INTO data_series (customer_id, import_id, suit, name, unit) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (ctx.customer_id, import_id, suit, f"{import_id} ({suit})", unit),
-            )
-            series = _series(server, ctx.customer_id, import_id, suit)
+            name = f"{import_id} ({suit})"
+            store.add_data_series(ctx.customer_id, import_id, suit, name, unit)
+            series = store.data_series(ctx.customer_id, import_id, suit)
             assert series is not None
-        existing = store.one(
-            "SELECT id, value FROM data_points WHERE series_id = ? AND time = ?",
-            (series["id"], t),
-        )
+        existing = store.data_point_at(series["id"], t)
         if existing is not None and existing["value"] == value:
             raise Problem(
                 409,
@@ -248,70 +213,47 @@ def create_data_point(server: Server, ctx: Context) -> Answer:
                 code=DUPLICATE,
             )
         suspicious = int(rules.is_suspicious(unit, series["unit"], None, None))
-        if existing is None:
-            point_id = store.insert(
-                "INSERT INTO data_points (series_id, time, value, unit, sender, suspicious) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (series["id"], t, value, unit, sender, suspicious),
-            )
-        else:
-            point_id = existing["id"]
-            store.db.execute(
-                "UPDATE data_points SET value = ?, unit = ?, sender = ?, suspicious = ? "
-                "WHERE id = ?",
-                (value, unit, sender, suspicious, point_id),
-            )
+        existing_id = None if existing is None else existing["id"]
+        point_id = store.put_data_point(
+            series["id"], t, value, unit, sender, suspicious, existing_id
+        )
     row = {"id": point_id, "time": t, "value": value, "unit": unit, "sender": sender}
     row["suspicious"] = suspicious
     return 201, data_point_document(series, row)
 
 
 def _path_series(server: Server, ctx: Context) -> Row:
-    series = _series(server, ctx.customer_id, ctx.params["importId"], ctx.params["suit"])
+    series = server.store.data_series(ctx.customer_id, ctx.params["importId"], ctx.params["suit"])
     if series is None:
         raise not_found(f"data series {ctx.params['importId']}/{ctx.params['suit']}")
     return series
 
 
-def latest_data_point(server: Server, ctx: Context) -> Answer:
+def latest_data_point(server: Server, ctx: Context) -> Reply:
     series = _path_series(server, ctx)
-    row = server.store.one(
-        "SELECT id, time, value, unit, sender, suspicious FROM data_points WHERE series_id = ? "
-        "ORDER BY time DESC LIMIT 1",
-        (series["id"],),
-    )
+    row = server.store.latest_data_point(series["id"])
     if row is None:
         raise not_found(f"data point of series {series['import_id']}/{series['suit']}")
     return 200, data_point_document(series, row)
 
 
-def _delete_owned(
-    server: Server, ctx: Context, what: str, table: str, owner_column: str, owner_table: str
-) -> Answer:
+def _delete_owned(ctx: Context, what: str, delete: Callable[[str, int], bool]) -> Reply:
     """Delete a record by id when its owner (series or meter) belongs to the caller's customer."""
     record_id = parse_id(ctx.params["id"], f"{what} {ctx.params['id']}")
-    cursor = server.store.db.execute(
-        f"DELETE FROM {table} WHERE id = ? AND {owner_column} IN "
-        f"(SELECT id FROM {owner_table} WHERE customer_id = ?)",
-        (record_id, ctx.customer_id),
-    )
-    if cursor.rowcount == 0:
+    if not delete(ctx.customer_id, record_id):
         raise not_found(f"{what} {ctx.params['id']}")
     return 204, None
 
 
-def delete_data_point_by_id(server: Server, ctx: Context) -> Answer:
-    return _delete_owned(server, ctx, "data point", "data_points", "series_id", "data_series")
+def delete_data_point_by_id(server: Server, ctx: Context) -> Reply:
+    return _delete_owned(ctx, "data point", server.store.delete_data_point)
 
 
-def delete_data_point_by_time(server: Server, ctx: Context) -> Answer:
+def delete_data_point_by_time(server: Server, ctx: Context) -> Reply:
     _check_query_names(ctx, {"time"})
     t = _query_time(ctx, "time")
     series = _path_series(server, ctx)
-    cursor = server.store.db.execute(
-        "DELETE FROM data_points WHERE series_id = ? AND time = ?", (series["id"], t)
-    )
-    if cursor.rowcount == 0:
+    if not server.store.delete_data_point_at(series["id"], t):
         raise not_found(f"data point of series {series['import_id']}/{series['suit']}")
     return 204, None
 
@@ -338,7 +280,7 @@ def profile_document(meter: Row, row: Any) -> dict[str, Any]:
     }
 
 
-def upsert_profile(server: Server, ctx: Context) -> Answer:
+def upsert_profile(server: Server, ctx: Context) -> Reply:
     attrs = read_attributes(ctx, "profiles")
     store = server.store
     import_id, suit = rules.series_key(attrs)
@@ -349,16 +291,12 @@ def upsert_profile(server: Server, ctx: Context) -> Answer:
         meter = store.series_meter(ctx.customer_id, import_id, suit)
         if meter is None:
             meter = store.create_series_meter(ctx.customer_id, import_id, suit, unit, "profiles")
-        overlapping = store.all(
-            "SELECT id, from_t, to_t FROM profiles WHERE meter_id = ? AND from_t < ? AND to_t > ?",
-            (meter["id"], end, start),
-        )
+        overlapping = store.overlapping_profiles(meter["id"], start, end)
         same = [p for p in overlapping if p["from_t"] == start and p["to_t"] == end]
         if same:
-            profile_id, status = same[0]["id"], 200
-            store.db.execute(
-                "UPDATE profiles SET value = ?, unit = ?, sender = ? WHERE id = ?",
-                (value, unit, sender, profile_id),
+            status = 200
+            profile_id = store.put_profile(
+                meter["id"], start, end, value, unit, sender, same[0]["id"]
             )
         elif overlapping:
             other = overlapping[0]
@@ -370,43 +308,29 @@ def upsert_profile(server: Server, ctx: Context) -> Answer:
             )
         else:
             status = 201
-            profile_id = store.insert(
-                "INSERT INTO profiles (meter_id, from_t, to_t, value, unit, sender) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (meter["id"], start, end, value, unit, sender),
-            )
-    row = {"id": profile_id, "from_t": start, "to_t": end, "value": value}
+            profile_id = store.put_profile(meter["id"], start, end, value, unit, sender, None)
+    row: dict[str, Any] = {"id": profile_id, "from_t": start, "to_t": end, "value": value}
     row.update(unit=unit, sender=sender)
     return status, profile_document(meter, row)
 
 
-_PROFILE_COLUMNS = "id, from_t, to_t, value, unit, sender"
-
-
-def latest_profile(server: Server, ctx: Context) -> Answer:
+def latest_profile(server: Server, ctx: Context) -> Reply:
     meter = _series_meter(server, ctx)
-    row = server.store.one(
-        f"SELECT {_PROFILE_COLUMNS} FROM profiles WHERE meter_id = ? ORDER BY from_t DESC LIMIT 1",
-        (meter["id"],),
-    )
+    row = server.store.latest_profile(meter["id"])
     if row is None:
         raise not_found(f"profile of series {meter['import_id']}/{meter['suit']}")
     return 200, profile_document(meter, row)
 
 
-def delete_profile_by_id(server: Server, ctx: Context) -> Answer:
-    return _delete_owned(server, ctx, "profile", "profiles", "meter_id", "meters")
+def delete_profile_by_id(server: Server, ctx: Context) -> Reply:
+    return _delete_owned(ctx, "profile", server.store.delete_profile)
 
 
-def delete_profile_by_range(server: Server, ctx: Context) -> Answer:
+def delete_profile_by_range(server: Server, ctx: Context) -> Reply:
     _check_query_names(ctx, {"from", "to"})
     start, end = _query_time(ctx, "from"), _query_time(ctx, "to")
     meter = _series_meter(server, ctx)
-    cursor = server.store.db.execute(
-        "DELETE FROM profiles WHERE meter_id = ? AND from_t = ? AND to_t = ?",
-        (meter["id"], start, end),
-    )
-    if cursor.rowcount == 0:
+    if not server.store.delete_profile_range(meter["id"], start, end):
         raise not_found(
             f"profile of series {meter['import_id']}/{meter['suit']} with range "
             f"[{iso_z(start)}, {iso_z(end)})"
@@ -417,7 +341,7 @@ def delete_profile_by_range(server: Server, ctx: Context) -> Answer:
 # ---------- invoices ----------
 
 
-def create_received_invoice(server: Server, ctx: Context) -> Answer:
+def create_received_invoice(server: Server, ctx: Context) -> Reply:
     meter_id = parse_id(ctx.params["meterId"], f"meter {ctx.params['meterId']}")
     meter = server.store.meter(ctx.customer_id, meter_id)
     if meter is None:
@@ -429,11 +353,7 @@ def create_received_invoice(server: Server, ctx: Context) -> Answer:
     consumption = None if consumption is None else float(consumption)
     store = server.store
     with store.transaction():
-        overlapping = store.all(
-            "SELECT id, from_d, to_d, cost, consumption, note FROM invoices "
-            "WHERE meter_id = ? AND from_d <= ? AND to_d >= ?",
-            (meter_id, end, start),
-        )
+        overlapping = store.overlapping_invoices(meter_id, start, end)
         for other in overlapping:
             identical = (other["from_d"], other["to_d"], other["cost"]) == (start, end, cost)
             if identical and (other["consumption"], other["note"]) == (consumption, note):
@@ -450,11 +370,7 @@ def create_received_invoice(server: Server, ctx: Context) -> Answer:
                 f"{other['from_d']}..{other['to_d']} of meter {meter_id}",
                 code=OVERLAP,
             )
-        invoice_id = store.insert(
-            "INSERT INTO invoices (meter_id, from_d, to_d, cost, consumption, note) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (meter_id, start, end, cost, consumption, note),
-        )
+        invoice_id = store.add_invoice(meter_id, start, end, cost, consumption, note)
     return 201, {
         "data": {
             "type": "received_invoices",
@@ -471,7 +387,7 @@ def create_received_invoice(server: Server, ctx: Context) -> Answer:
     }
 
 
-HANDLERS = {
+HANDLERS: dict[str, Handler] = {
     "createReading": create_reading,
     "latestReading": latest_reading,
     "deleteReadingById": delete_reading_by_id,

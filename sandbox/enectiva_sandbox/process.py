@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,8 @@ class Sandbox:
         drop_rate: float | None = None,
         seed_size: str | None = None,
         validate_responses: bool = True,
+        budget_headers: bool = True,
+        expired_tokens: Sequence[str] = (),
         extra_args: tuple[str, ...] | list[str] = (),
         port: int = 0,
         workdir: str | os.PathLike[str] | None = None,
@@ -55,10 +58,14 @@ class Sandbox:
             "--seed-size": seed_size,
         }
         self.validate_responses = validate_responses
+        self.budget_headers = budget_headers
+        self.expired_tokens = list(expired_tokens)
         self.extra_args = list(extra_args)
         # Credentials file and server log: in ``workdir`` when given (kept), else a temp dir.
-        self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="enectiva-sandbox-")
-        folder = Path(workdir) if workdir else Path(self._tmp.name)
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if not workdir:
+            self._tmp = tempfile.TemporaryDirectory(prefix="enectiva-sandbox-")
+        folder = Path(self._tmp.name) if self._tmp else Path(workdir or ".")
         folder.mkdir(parents=True, exist_ok=True)
         self.creds_file = folder / "sandbox-credentials.json"
         self.log_file = folder / "sandbox.log"
@@ -81,6 +88,10 @@ class Sandbox:
                 cmd += [flag, str(value)]
         if self.validate_responses:
             cmd.append("--validate-responses")
+        if not self.budget_headers:
+            cmd.append("--no-budget-headers")
+        for name in self.expired_tokens:
+            cmd += ["--expired-token", name]
         return cmd + self.extra_args
 
     def start(self, timeout: float | None = None) -> Sandbox:
@@ -202,6 +213,33 @@ class Sandbox:
         """Every stored record of a kind (readings, data_points, profiles, invoices)."""
         params = {"customer_id": customer_id} if customer_id else None
         return self._admin("GET", f"records/{kind}", params=params)
+
+    def tokens(self, customer_id: str | None = None) -> list[dict[str, Any]]:
+        """Name, kind, window and state of every token of the main (or given) customer."""
+        params = {"customer_id": customer_id} if customer_id else None
+        return self._admin("GET", "tokens", params=params)
+
+    def expire_token(self, name: str, customer_id: str | None = None) -> dict[str, Any]:
+        """End a token's validity window now (e.g. ``import_primary``, ``login_secondary``)."""
+        params = {"customer_id": customer_id} if customer_id else None
+        return self._admin("POST", f"tokens/{name}/expire", params=params)
+
+    def revoke_token(self, name: str, customer_id: str | None = None) -> dict[str, Any]:
+        """Revoke a token for good (its access tokens too, when it is a login token)."""
+        params = {"customer_id": customer_id} if customer_id else None
+        return self._admin("POST", f"tokens/{name}/revoke", params=params)
+
+    def set_token_window(
+        self,
+        name: str,
+        not_before: str | None = None,
+        not_after: str | None = None,
+        customer_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Set a token's window (RFC 3339 times; None: open on that side)."""
+        params = {"customer_id": customer_id} if customer_id else None
+        body = {"not_before": not_before, "not_after": not_after}
+        return self._admin("POST", f"tokens/{name}/window", params=params, json=body)
 
 
 @atexit.register

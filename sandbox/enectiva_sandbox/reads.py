@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from enectiva_sandbox.handler import Context, Handler, Reply
 from enectiva_sandbox.jsonapi import (
     Query,
     iso_z,
@@ -13,13 +14,12 @@ from enectiva_sandbox.jsonapi import (
     parse_query,
     to_one,
 )
+from enectiva_sandbox.store import TimeWindow
 
 if TYPE_CHECKING:
     from sqlite3 import Row
 
-    from enectiva_sandbox.app import Context, Server
-
-Answer = tuple[int, dict[str, Any] | None]
+    from enectiva_sandbox.app import Server
 
 
 def meter_resource(m: Row) -> dict[str, Any]:
@@ -60,20 +60,10 @@ def entity_resource(e: Row) -> dict[str, Any]:
     }
 
 
-def _window(query: Query, offset: int, limit: int) -> tuple[str, list[Any]]:
-    """SQL conditions on ``time``, ordering and paging from a parsed query."""
-    sql, args = "", []
+def _window(query: Query, offset: int, limit: int) -> TimeWindow:
+    """The time window, ordering and page of a parsed query."""
     b = query.bound
-    if b.lower is not None:
-        sql += " AND time >= ?" if b.lower_inclusive else " AND time > ?"
-        args.append(b.lower)
-    if b.upper is not None:
-        sql += " AND time < ?"
-        args.append(b.upper)
-    sql += " ORDER BY time DESC" if query.sort_desc else " ORDER BY time"
-    sql += " LIMIT ? OFFSET ?"
-    args += [limit, offset]
-    return sql, args
+    return TimeWindow(b.lower, b.lower_inclusive, b.upper, query.sort_desc, limit, offset)
 
 
 def _page(server: Server, query: Query) -> tuple[int, int]:
@@ -81,26 +71,26 @@ def _page(server: Server, query: Query) -> tuple[int, int]:
     return size, (query.page - 1) * size
 
 
-def list_meters(server: Server, ctx: Context) -> Answer:
+def list_meters(server: Server, ctx: Context) -> Reply:
     query = parse_query(ctx.op, ctx.query_string)
     size, offset = _page(server, query)
     rows = server.store.meters(ctx.customer_id, query.include_deactivated, size + 1, offset)
     return 200, list_document(ctx.base, query, rows, size, meter_resource)
 
 
-def get_meter(server: Server, ctx: Context) -> Answer:
+def get_meter(server: Server, ctx: Context) -> Reply:
     meter = _meter(server, ctx)
     return 200, {"data": meter_resource(meter)}
 
 
-def list_entities(server: Server, ctx: Context) -> Answer:
+def list_entities(server: Server, ctx: Context) -> Reply:
     query = parse_query(ctx.op, ctx.query_string)
     size, offset = _page(server, query)
     rows = server.store.entities(ctx.customer_id, size + 1, offset)
     return 200, list_document(ctx.base, query, rows, size, entity_resource)
 
 
-def get_entity(server: Server, ctx: Context) -> Answer:
+def get_entity(server: Server, ctx: Context) -> Reply:
     return 200, {"data": entity_resource(_entity(server, ctx))}
 
 
@@ -120,15 +110,11 @@ def _entity(server: Server, ctx: Context) -> Row:
     return entity
 
 
-def list_readings(server: Server, ctx: Context) -> Answer:
+def list_readings(server: Server, ctx: Context) -> Reply:
     meter = _meter(server, ctx)
     query = parse_query(ctx.op, ctx.query_string)
     size, offset = _page(server, query)
-    where, args = _window(query, offset, size + 1)
-    rows = server.store.all(
-        "SELECT id, time, state FROM readings WHERE meter_id = ? AND suspicious = 0" + where,
-        [meter["id"], *args],
-    )
+    rows = server.store.valid_readings(meter["id"], _window(query, offset, size + 1))
     unit = meter["unit"]
 
     def build(r: Any) -> dict[str, Any]:
@@ -141,22 +127,14 @@ def list_readings(server: Server, ctx: Context) -> Answer:
     return 200, list_document(ctx.base, query, rows, size, build)
 
 
-def list_data_points(server: Server, ctx: Context) -> Answer:
+def list_data_points(server: Server, ctx: Context) -> Reply:
     series_id = parse_id(ctx.params["dataSeriesId"], "data series")
-    series = server.store.one(
-        "SELECT id, unit FROM data_series WHERE id = ? AND customer_id = ?",
-        (series_id, ctx.customer_id),
-    )
+    series = server.store.data_series_by_id(ctx.customer_id, series_id)
     if series is None:
         raise not_found(f"data series {ctx.params['dataSeriesId']}")
     query = parse_query(ctx.op, ctx.query_string)
     size, offset = _page(server, query)
-    where, args = _window(query, offset, size + 1)
-    rows = server.store.all(
-        "SELECT id, time, value, unit FROM data_points WHERE series_id = ? AND suspicious = 0"
-        + where,
-        [series_id, *args],
-    )
+    rows = server.store.valid_data_points(series_id, _window(query, offset, size + 1))
     unit = series["unit"]
 
     def build(r: Any) -> dict[str, Any]:
@@ -178,7 +156,7 @@ def _delta_page(
     kind: str,
     owner: str,
     totals: dict[tuple[str, str, str | None], float],
-) -> Answer:
+) -> Reply:
     query = parse_query(ctx.op, ctx.query_string, local_times=True)
     b = query.bound
     keys = []
@@ -213,14 +191,14 @@ def _delta_page(
     return 200, list_document(ctx.base, query, rows, size, build)
 
 
-def list_meter_deltas(server: Server, ctx: Context) -> Answer:
+def list_meter_deltas(server: Server, ctx: Context) -> Reply:
     meter = _meter(server, ctx)
     meters = [meter] if meter["measurement"] == "readings" else []
     totals = server.deltas.summed(meters)
     return _delta_page(server, ctx, "meter_deltas", f"m{meter['id']}", totals)
 
 
-def list_entity_deltas(server: Server, ctx: Context) -> Answer:
+def list_entity_deltas(server: Server, ctx: Context) -> Reply:
     entity = _entity(server, ctx)
     meters = [
         m
@@ -231,7 +209,7 @@ def list_entity_deltas(server: Server, ctx: Context) -> Answer:
     return _delta_page(server, ctx, "entity_deltas", f"e{entity['id']}", totals)
 
 
-def list_virtual_meter_deltas(server: Server, ctx: Context) -> Answer:
+def list_virtual_meter_deltas(server: Server, ctx: Context) -> Reply:
     vm_id = parse_id(ctx.params["virtualMeterId"], "virtual meter")
     vm = server.store.virtual_meter(ctx.customer_id, vm_id)
     if vm is None:
@@ -243,7 +221,7 @@ def list_virtual_meter_deltas(server: Server, ctx: Context) -> Answer:
     return _delta_page(server, ctx, "virtual_meter_deltas", f"v{vm_id}", totals)
 
 
-HANDLERS = {
+HANDLERS: dict[str, Handler] = {
     "listMeters": list_meters,
     "getMeter": get_meter,
     "listEntities": list_entities,

@@ -1,12 +1,13 @@
 """Deterministic seeds: ``demo`` (a small realistic customer), ``empty`` and ``bench``.
 
-Every seed has a main customer and an ``other`` customer (for 403 tests). Tokens and ids
+Every seed has a main customer and an ``other`` customer (for 403 tests). Each customer has
+two import tokens and two login tokens (``import_primary``, ``import_secondary``,
+``login_primary``, ``login_secondary``; the main one also ``login_limited``). Tokens and ids
 depend only on the seed name; reading times end two days before the day of seeding.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import secrets
 import time
@@ -76,24 +77,19 @@ def _customer(store: Store, rng: random.Random, role: str, name: str, now: int) 
     customer_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     import_token = _token(rng, "imp")
     root_id = ENTITY_BASE if role == "main" else ENTITY_BASE + 800
-    store.insert(
-        "INSERT INTO customers (id, name, import_token, root_entity_id) VALUES (?, ?, ?, ?)",
-        (customer_id, name, import_token, root_id),
+    store.add_customer(customer_id, name, root_id)
+    store.add_entity(
+        root_id, customer_id, None, f"{name} portfolio", "portfolio", "Europe/Prague", now, now
     )
-    store.insert(
-        "INSERT INTO entities (id, customer_id, parent_id, name, kind, time_zone, created_at, "
-        "updated_at) VALUES (?, ?, NULL, ?, 'portfolio', 'Europe/Prague', ?, ?)",
-        (root_id, customer_id, f"{name} portfolio", now, now),
-    )
-    tokens = {"login_token": (_token(rng, "login"), ALL_SCOPES)}
+    store.add_token(customer_id, "import", "import_primary", import_token)
+    store.add_token(customer_id, "login", "login_primary", _token(rng, "login"), ALL_SCOPES)
     if role == "main":
         limited = tuple(s for s in ALL_SCOPES if s not in LIMITED_WITHOUT)
-        tokens["login_token_limited"] = (_token(rng, "login"), limited)
-    for label, (token, scopes) in tokens.items():
-        store.insert(
-            "INSERT INTO login_tokens (token, customer_id, scopes, label) VALUES (?, ?, ?, ?)",
-            (token, customer_id, json.dumps(list(scopes)), label),
-        )
+        store.add_token(customer_id, "login", "login_limited", _token(rng, "login"), limited)
+    # the second token of each kind from a generator of its own: the first ones stay as they were
+    second = random.Random(f"{customer_id}/secondary")
+    store.add_token(customer_id, "import", "import_secondary", _token(second, "imp"))
+    store.add_token(customer_id, "login", "login_secondary", _token(second, "login"), ALL_SCOPES)
     store.set_meta(f"{role}_customer", customer_id)
     return customer_id
 
@@ -131,10 +127,8 @@ def _demo(
 ) -> None:
     created = end - size.days * DAY
     for offset, (name, kind, parent, tz) in enumerate(DEMO_ENTITIES, start=1):
-        store.insert(
-            "INSERT INTO entities (id, customer_id, parent_id, name, kind, time_zone, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (ENTITY_BASE + offset, customer, ENTITY_BASE + parent, name, kind, tz, created, now),
+        store.add_entity(
+            ENTITY_BASE + offset, customer, ENTITY_BASE + parent, name, kind, tz, created, now
         )
     deactivated_at = end - 120 * DAY
     for offset, spec in enumerate(DEMO_METERS):
@@ -142,58 +136,39 @@ def _demo(
         interval = size.interval if interval == 900 else interval
         old = import_id == "DC-EL-OLD"
         meter_id = METER_BASE + offset
-        store.insert(
-            "INSERT INTO meters (id, customer_id, entity_id, name, code, import_id, suit, "
-            "energy, unit, measurement, direction, time_zone, active, deactivated_at, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'readings', ?, ?, ?, ?, "
-            "?, ?)",
-            (meter_id, customer, ENTITY_BASE + entity, name, code, import_id, suit, energy,
-             DEFAULT_UNITS[energy], direction, tz, 0 if old else 1,
-             deactivated_at if old else None, created, now),
+        store.add_meter(
+            id=meter_id, customer_id=customer, entity_id=ENTITY_BASE + entity, name=name,
+            code=code, import_id=import_id, suit=suit, energy=energy,
+            unit=DEFAULT_UNITS[energy], measurement="readings", direction=direction,
+            time_zone=tz, active=0 if old else 1,
+            deactivated_at=deactivated_at if old else None, created_at=created, updated_at=now,
         )  # fmt: skip
         last = deactivated_at if old else end
         _readings(store, rng, meter_id, created, last, interval, rate, rng.uniform(1e3, 5e4))
     # one suspicious reading (another unit): stored, returned by latest, never listed
-    store.insert(
-        "INSERT INTO readings (meter_id, time, state, unit, sender, suspicious) "
-        "VALUES (?, ?, ?, 'MWh', 'demo-seed', 1)",
-        (METER_BASE, end - 10 * DAY + 7 * 60, 12.5),
-    )
-    store.insert(
-        "INSERT INTO virtual_meters (id, customer_id, name) VALUES (?, ?, 'All electricity')",
-        (VIRTUAL_BASE, customer),
-    )
-    store.bulk(
-        "INSERT INTO virtual_meter_members (virtual_meter_id, meter_id) VALUES (?, ?)",
-        [(VIRTUAL_BASE, METER_BASE), (VIRTUAL_BASE, METER_BASE + 3)],
-    )
+    store.add_readings(METER_BASE, [(end - 10 * DAY + 7 * 60, 12.5, "MWh", "demo-seed", 1)])
+    store.add_virtual_meter(VIRTUAL_BASE, customer, "All electricity", [METER_BASE, METER_BASE + 3])
     series = (
         ("weather-prague", "temperature", "Outdoor temperature, Prague", "°C", 3600, 90),
         ("occupancy-a", "default", "Occupancy, building A", "persons", DAY, size.days),
     )
     for offset, (import_id, suit, name, unit, interval, days) in enumerate(series):
         series_id = SERIES_BASE + offset
-        store.insert(
-            "INSERT INTO data_series (id, customer_id, import_id, suit, name, unit) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (series_id, customer, import_id, suit, name, unit),
-        )
-        store.bulk(
-            "INSERT INTO data_points (series_id, time, value, unit, sender) "
-            "VALUES (?, ?, ?, ?, 'demo-seed')",
+        store.add_data_series(customer, import_id, suit, name, unit, series_id)
+        store.add_data_points(
+            series_id,
             (
-                (series_id, t, round(rng.gauss(10 if unit == "°C" else 120, 6), 2), unit)
+                (t, round(rng.gauss(10 if unit == "°C" else 120, 6), 2), unit, "demo-seed")
                 for t in range(end - days * DAY, end + 1, interval)
             ),
         )
     other_meter = METER_BASE + 100
-    store.insert(
-        "INSERT INTO meters (id, customer_id, entity_id, name, code, import_id, suit, energy, "
-        "unit, measurement, direction, time_zone, active, created_at, updated_at) VALUES "
-        "(?, ?, ?, 'Other main meter', NULL, 'O-EL', 'default', 'EL', 'kWh', 'readings', "
-        "'consumption', 'UTC', 1, ?, ?)",
-        (other_meter, other, ENTITY_BASE + 800, created, now),
-    )
+    store.add_meter(
+        id=other_meter, customer_id=other, entity_id=ENTITY_BASE + 800, name="Other main meter",
+        code=None, import_id="O-EL", suit="default", energy="EL", unit="kWh",
+        measurement="readings", direction="consumption", time_zone="UTC", active=1,
+        created_at=created, updated_at=now,
+    )  # fmt: skip
     _readings(store, rng, other_meter, end - 30 * DAY, end, DAY, 10.0, 100.0)
 
 
@@ -209,14 +184,14 @@ def _readings(
 ) -> None:
     """Monotonic cumulative states every ``interval`` seconds over ``[start, end]``."""
 
-    def rows() -> Iterator[tuple[int, int, float]]:
+    def rows() -> Iterator[tuple[int, float, None, None, int]]:
         value = state
         per_step = rate_per_hour * interval / 3600
         for t in range(start, end + 1, interval):
-            yield meter_id, t, round(value, 3)
+            yield t, round(value, 3), None, None, 0
             value += per_step * rng.uniform(0.5, 1.5)
 
-    store.bulk("INSERT INTO readings (meter_id, time, state) VALUES (?, ?, ?)", rows())
+    store.add_readings(meter_id, rows())
 
 
 # ---------- bench ----------
@@ -226,18 +201,17 @@ def _bench(store: Store, customer: str, end: int, size: SeedSize, now: int) -> N
     start = end - size.days * DAY
     for i in range(size.meters):
         meter_id = METER_BASE + i
-        store.insert(
-            "INSERT INTO meters (id, customer_id, entity_id, name, code, import_id, suit, "
-            "energy, unit, measurement, direction, time_zone, active, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, NULL, ?, 'default', 'EL', 'kWh', 'readings', 'consumption', "
-            "'UTC', 1, ?, ?)",
-            (meter_id, customer, ENTITY_BASE, f"Bench meter {i}", f"bench-{i:05d}", start, now),
-        )
+        store.add_meter(
+            id=meter_id, customer_id=customer, entity_id=ENTITY_BASE, name=f"Bench meter {i}",
+            code=None, import_id=f"bench-{i:05d}", suit="default", energy="EL", unit="kWh",
+            measurement="readings", direction="consumption", time_zone="UTC", active=1,
+            created_at=start, updated_at=now,
+        )  # fmt: skip
         per_step = 10.0 * size.interval / 3600
-        store.bulk(
-            "INSERT INTO readings (meter_id, time, state) VALUES (?, ?, ?)",
+        store.add_readings(
+            meter_id,
             (
-                (meter_id, t, 1000.0 + k * per_step)
+                (t, 1000.0 + k * per_step, None, None, 0)
                 for k, t in enumerate(range(start, end + 1, size.interval))
             ),
         )
@@ -246,36 +220,47 @@ def _bench(store: Store, customer: str, end: int, size: SeedSize, now: int) -> N
 # ---------- what clients need to know ----------
 
 
+#: Credentials-file keys of the tokens and the token names they hold (``other_`` + key for
+#: the other customer). The primary tokens keep the keys they always had.
+TOKEN_KEYS = (
+    ("import_token", "import_primary"),
+    ("import_token_secondary", "import_secondary"),
+    ("login_token", "login_primary"),
+    ("login_token_secondary", "login_secondary"),
+    ("login_token_limited", "login_limited"),
+)
+
+
 def credentials(store: Store, api_url: str) -> dict[str, object]:
-    """The credentials file's content (tokens and ids of the seeded customers)."""
+    """The credentials file's content (tokens and ids of the seeded customers).
+
+    ``tokens`` / ``other_tokens`` map every token name of a customer to the token.
+    """
     main = store.get_meta("main_customer") or ""
     other = store.get_meta("other_customer") or ""
 
-    def token(customer: str, label: str) -> str | None:
-        row = store.one(
-            "SELECT token FROM login_tokens WHERE customer_id = ? AND label = ?", (customer, label)
-        )
-        return None if row is None else row[0]
+    def named(customer: str) -> dict[str, str]:
+        found = [c for c in store.credentials().values() if c.customer_id == customer]
+        return {c.name: c.token for c in sorted(found, key=lambda c: c.name)}
 
-    def ids(sql: str) -> list[str]:
-        return [str(r[0]) for r in store.all(sql, (main,))]
-
-    def import_token(customer: str) -> str | None:
-        row = store.one("SELECT import_token FROM customers WHERE id = ?", (customer,))
-        return None if row is None else row[0]
-
-    return {
+    tokens, other_tokens = named(main), named(other)
+    info: dict[str, object] = {
         "api_url": api_url,
         "seed": store.get_meta("seed"),
         "customer_id": main,
-        "import_token": import_token(main),
-        "login_token": token(main, "login_token"),
-        "login_token_limited": token(main, "login_token_limited"),
         "other_customer_id": other,
-        "other_import_token": import_token(other),
-        "other_login_token": token(other, "login_token"),
-        "meter_ids": ids("SELECT id FROM meters WHERE customer_id = ? ORDER BY id"),
-        "entity_ids": ids("SELECT id FROM entities WHERE customer_id = ? ORDER BY id"),
-        "data_series_ids": ids("SELECT id FROM data_series WHERE customer_id = ? ORDER BY id"),
-        "virtual_meter_ids": ids("SELECT id FROM virtual_meters WHERE customer_id = ? ORDER BY id"),
     }
+    for key, name in TOKEN_KEYS:
+        info[key] = tokens.get(name)
+        if name in other_tokens:
+            info[f"other_{key}"] = other_tokens[name]
+    info["tokens"] = tokens
+    info["other_tokens"] = other_tokens
+    for key, table in (
+        ("meter_ids", "meters"),
+        ("entity_ids", "entities"),
+        ("data_series_ids", "data_series"),
+        ("virtual_meter_ids", "virtual_meters"),
+    ):
+        info[key] = store.ids(table, main)
+    return info
