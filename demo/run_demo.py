@@ -23,6 +23,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from enectiva_sandbox.process import Sandbox
+from enectiva_sandbox.store import DATA_FORMAT, data_format
 
 from demo import plot, warehouse
 from demo.meltano_cli import Meltano, ensure_meltano, project_lock
@@ -73,6 +74,7 @@ def _run(output: Path, port: int) -> Report:
     output = output.resolve()
     output.mkdir(parents=True, exist_ok=True)
     database = output / "warehouse.duckdb"
+    _start_afresh_if_outdated(output)
 
     banner(1, f"Installing Meltano and the plugins (meltano install: plugins in {ROOT}/.meltano)")
     executable = ensure_meltano(ROOT / ".venv-meltano")
@@ -133,6 +135,17 @@ def _run(output: Path, port: int) -> Report:
     print(f"Monthly consumption per meter, as a picture: {picture}")
     print(f"\nDone in {report.seconds:.0f} s. Run it again: the second run is incremental.")
     return report
+
+
+def _start_afresh_if_outdated(output: Path) -> None:
+    """An output folder from an earlier version (older sandbox data) is cleared, not misread."""
+    found = data_format(output / "sandbox.db")
+    if found is None or found == DATA_FORMAT:
+        return
+    print(f"    {output} holds data of an earlier version (format {found}): starting afresh")
+    for name in ("sandbox.db", "sandbox.db-wal", "sandbox.db-shm", "meltano.db",
+                 "warehouse.duckdb", "report.json", "consumption.png"):  # fmt: skip
+        (output / name).unlink(missing_ok=True)
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from enectiva_sandbox.faults import Faults
 from enectiva_sandbox.seed import SEEDS, SeedSize, credentials, seed
-from enectiva_sandbox.store import MEMORY, Store
+from enectiva_sandbox.store import MEMORY, OutdatedDataError, Store
 
 SECRET_KEYS = (
     "import_token",
@@ -115,8 +115,12 @@ def serve(args: argparse.Namespace) -> int:
     from enectiva_sandbox.app import Server, build_app
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
-    store = open_store(args.data if args.data == MEMORY else str(Path(args.data)), args.seed,
-                       args.seed_size)  # fmt: skip
+    try:
+        store = open_store(args.data if args.data == MEMORY else str(Path(args.data)), args.seed,
+                           args.seed_size)  # fmt: skip
+    except OutdatedDataError as exc:
+        print(f"enectiva-sandbox: {exc}", file=sys.stderr, flush=True)
+        return 2
     faults = Faults(
         latency_ms=args.latency_ms,
         rate_limit=args.rate_limit,

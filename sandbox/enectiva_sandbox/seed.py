@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from enectiva_sandbox.security import ALL_SCOPES
-from enectiva_sandbox.store import DEFAULT_UNITS, Store
+from enectiva_sandbox.store import DATA_FORMAT, DEFAULT_UNITS, Store
 
 SEEDS = ("demo", "empty", "bench")
 DAY = 86_400
@@ -67,6 +67,7 @@ def seed(store: Store, name: str, size: SeedSize | None = None) -> None:
         main = _customer(store, rng, "main", f"{name.title()} customer", now)
         other = _customer(store, rng, "other", "Other customer", now)
         store.set_meta("seed", name)
+        store.set_meta("format", DATA_FORMAT)
         if name == "demo":
             _demo(store, rng, main, other, end, size or DEFAULT_SIZES["demo"], now)
         elif name == "bench":

@@ -137,11 +137,42 @@ class Credential:
         return self.not_after is None or now < self.not_after
 
 
+#: The layout of the data file; a file of another format is refused (never misread).
+#: 2: one ``tokens`` table with two tokens of each kind and validity windows.
+DATA_FORMAT = "2"
+
+
+class OutdatedDataError(RuntimeError):
+    """A data file written by an earlier sandbox version."""
+
+
+def data_format(path: str | Path) -> str | None:
+    """The format of an existing, seeded data file (``"1"`` before formats were recorded)."""
+    if str(path) == MEMORY or not Path(path).exists() or Path(path).stat().st_size == 0:
+        return None
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('seed', 'format')"))
+    except sqlite3.DatabaseError:
+        return None
+    finally:
+        db.close()
+    if "seed" not in rows:
+        return None
+    return str(rows.get("format", "1"))
+
+
 class Store:
     """One SQLite database; ``new`` tells whether it was just created (then seed it)."""
 
     def __init__(self, path: str | Path) -> None:
         path = str(path)
+        found = data_format(path)
+        if found is not None and found != DATA_FORMAT:
+            raise OutdatedDataError(
+                f"{path} was written by an earlier enectiva-sandbox (data format {found}, this "
+                f"version reads {DATA_FORMAT}): delete it, and the sandbox seeds a new one"
+            )
         self.path = path
         self.new = path == MEMORY or not Path(path).exists() or Path(path).stat().st_size == 0
         self.db = sqlite3.connect(

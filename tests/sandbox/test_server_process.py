@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +12,20 @@ import requests
 
 from tests.sandbox.conftest import Api, doc, path
 from tests.support.sandbox import Sandbox
+
+
+def test_a_data_file_of_an_earlier_version_is_refused_in_one_line(tmp_path: Path) -> None:
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as db:  # format 1: seeded, no recorded format
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("INSERT INTO meta VALUES ('seed', 'demo')")
+    cmd = [sys.executable, "-m", "enectiva_sandbox.cli", "serve", "--port", "0"]
+    done = subprocess.run([*cmd, "--data", str(old)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"enectiva-sandbox: {old} was written by an earlier enectiva-sandbox (data format 1, "
+        "this version reads 2): delete it, and the sandbox seeds a new one"
+    ]
 
 
 def test_a_restart_keeps_data_and_tokens(tmp_path: Path) -> None:
