@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlparse, urlsplit
 
 import pytest
 import requests
@@ -85,7 +85,8 @@ def test_filter_values_are_percent_encoded():
 def test_next_pages_follow_links_next_verbatim():
     tap = make_tap(start_date="2024-03-01T00:00:00Z")
     link = "http://api.test/meters/7/readings?page=2&filter%5B%5D=readings.time%3E1"
-    request = tap.streams["readings"].get_http_request(page=PageContext({"meter_id": "7"}, link))
+    page = PageContext({"meter_id": "7"}, urlparse(link))
+    request = tap.streams["readings"].get_http_request(page=page)
     assert request.url == link
     assert request.encode_params() == ""
 
@@ -125,7 +126,7 @@ def test_paginator_ends_only_when_links_next_is_null():
     short_page = answer(200, {"data": [{"id": "1"}], "links": {"next": "http://api.test/x?page=2"}})
     paginator.advance(short_page)
     assert not paginator.finished
-    assert paginator.current_value == "http://api.test/x?page=2"
+    assert paginator.current_value.geturl() == "http://api.test/x?page=2"
     empty_page = answer(200, {"data": [], "links": {"next": "http://api.test/x?page=3"}})
     assert paginator.continue_if_empty(empty_page)
     paginator.advance(answer(200, {"data": [], "links": {"next": None}}))
