@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tap_runner import discover, run_tap, select
-from test_tap_cli import expected_readings, listed, reading_keys
+from test_tap_cli import expected_readings, listed, reading_keys, recent_start
 
 from tests.support.sandbox import Sandbox, tap_config
 
@@ -77,3 +77,25 @@ def test_state_of_the_earlier_version_resumes_per_meter(sandbox: Sandbox, tmp_pa
         assert partition.get("replication_key_value") == newest
     for partition in final["meter_deltas"]["partitions"]:
         assert set(partition) <= STATE_KEYS, partition
+
+
+def test_every_state_is_resumable_in_the_middle_of_a_meter(sandbox: Sandbox, tmp_path):
+    meters = sorted(m["id"] for m in listed(sandbox, "/meters"))
+    config = tap_config(sandbox, meter_ids=meters[:2], start_date=recent_start(30))
+    catalog = select(discover(tmp_path, config), {"meters", "readings"})
+    run = run_tap(tmp_path, config, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+
+    newest: dict[str, str] = {}  # each meter's last reading emitted so far
+    states_inside_a_meter = 0
+    for message in run.messages:
+        if message["type"] == "RECORD" and message["stream"] == "readings":
+            newest[message["record"]["meter_id"]] = message["record"]["time"]
+        elif message["type"] == "STATE":
+            partitions = message["value"]["bookmarks"].get("readings", {}).get("partitions", [])
+            for partition in partitions:
+                assert "progress_markers" not in partition, partition
+                meter = partition["context"]["meter_id"]
+                assert partition.get("replication_key_value") == newest.get(meter), partition
+                states_inside_a_meter += "starting_replication_value" in partition
+    assert states_inside_a_meter > 0, "some STATE came while a meter was being read"
