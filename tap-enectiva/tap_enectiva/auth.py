@@ -17,7 +17,7 @@ from typing_extensions import override
 from enectiva.auth import AccessToken, access_token_path, bearer, parse_access_token_document
 from enectiva.errors import parse_error
 from enectiva.media import MEDIA_TYPE
-from tap_enectiva.errors import TapError, connection_reason
+from tap_enectiva.errors import TapError, brief, connection_reason
 from tap_enectiva.retry import is_retriable_status, wait_seconds
 from tap_enectiva.settings import DEFAULT_API_URL, user_agent
 
@@ -123,17 +123,21 @@ class AccessTokenAuthenticator(APIAuthenticatorBase):
                 try:
                     token = parse_access_token_document(response.json())
                 except ValueError as exc:
-                    raise TapError(f"token exchange at {self._url} answered oddly: {exc}") from None
+                    raise TapError(
+                        f"token exchange at {self._url} answered oddly: {brief(exc)}; check api_url"
+                    ) from None
                 logger.info("Obtained an access token valid for %d s", token.lifetime)
                 return token
             error = parse_error(status, response.content)
             if status in (401, 403):
                 raise TapError(
-                    f"login_token was refused (HTTP {status}: {error.detail}); "
+                    f"login_token was refused (HTTP {status}: {brief(error.detail)}); "
                     "check login_token and api_url"
                 )
             if not is_retriable_status(status) or attempt > self._max_retries:
-                raise TapError(f"token exchange at {self._url} failed: {error}")
+                raise TapError(
+                    f"token exchange at {self._url} failed: {brief(error)}; check api_url"
+                )
             self._sleep(attempt, response, f"HTTP {status}")
 
     def _sleep(self, attempt: int, response: requests.Response | None, why: str) -> None:

@@ -29,7 +29,7 @@ from enectiva.contract import Operation, operation
 from enectiva.errors import Outcome, classify, parse_error
 from enectiva.media import MEDIA_TYPE
 from enectiva.times import TimeFormatError, format_timestamp, parse_timestamp
-from tap_enectiva.errors import TapError
+from tap_enectiva.errors import TapError, brief
 from tap_enectiva.output import BufferedMsgSpecWriter
 from tap_enectiva.paging import NextLinkPaginator, document
 from tap_enectiva.retry import wait_seconds
@@ -188,21 +188,23 @@ class EnectivaStream(RESTStream[ParseResult | None]):
         method = response.request.method or "GET"
         outcome = classify(status, error.code, kind=self.name, method=method)
         if outcome in (Outcome.RETRY, Outcome.RATE_LIMITED):
-            raise RetriableAPIError(f"stream '{self.name}': {error}", response)
+            raise RetriableAPIError(f"stream '{self.name}': {brief(error)}", response)
         if outcome is Outcome.RENEW_TOKEN:
             if self.authenticator.renew_after_refusal(response.request):
                 raise AccessTokenRefused(f"stream '{self.name}': access token refused", response)
             raise TapError(
                 f"stream '{self.name}': the access token was refused again after renewal "
-                f"({error}); check login_token"
+                f"({brief(error)}); check login_token"
             )
         if status == 403:
             raise TapError(
                 f"stream '{self.name}' needs the '{self.operation.scope}' scope, "
-                f"which the login_token does not grant ({error}); deselect the stream "
+                "which the login_token does not grant (HTTP 403); deselect the stream "
                 "or use a token with that scope"
             )
-        raise FatalAPIError(f"stream '{self.name}': {error} (GET {self.operation.path})")
+        raise FatalAPIError(
+            f"stream '{self.name}': {brief(error)}; check the stream's ids and dates in the config"
+        )
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:

@@ -14,7 +14,7 @@ from typing_extensions import override
 
 from enectiva.fatal import fatal_line
 from tap_enectiva.auth import RunAuthenticator
-from tap_enectiva.errors import TapError, connection_reason
+from tap_enectiva.errors import TapError, brief, connection_reason
 from tap_enectiva.output import BufferedMsgSpecWriter
 from tap_enectiva.settings import CONFIG_SCHEMA, PACKAGE_NAME, PLUGIN_NAME
 from tap_enectiva.streams import STREAM_TYPES
@@ -48,11 +48,11 @@ class TapEnectiva(Tap):
         except (TapError, FatalAPIError) as exc:
             _fail(str(exc), kwargs)
         except RetriableAPIError as exc:
-            _fail(f"{exc} (still failing after max_retries retries)", kwargs)
+            _fail(f"{exc}; still failing after max_retries retries: retry later", kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
             _fail(f"lost the connection to the API: {connection_reason(exc)}", kwargs)
         except requests.RequestException as exc:
-            _fail(f"request failed: {exc}", kwargs)
+            _fail(f"request failed: {brief(exc)}", kwargs)
 
 
 def _fail(message: str, invoke_kwargs: dict[str, Any]) -> None:

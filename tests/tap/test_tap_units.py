@@ -14,6 +14,8 @@ from tap_enectiva.errors import TapError
 from tap_enectiva.paging import NextLinkPaginator
 from tap_enectiva.tap import TapEnectiva
 
+from enectiva.fatal import fatal_line
+
 BASE = {"api_url": "http://api.test", "login_token": "login-secret-token"}
 
 
@@ -171,3 +173,17 @@ def test_catalog_has_contract_schemas_and_no_secrets():
     deltas = tap.streams["meter_deltas"].schema["properties"]
     assert "format" not in deltas["time"]  # local month start, no offset
     assert "time_zone" in deltas
+
+
+@pytest.mark.parametrize(
+    ("status", "action"),
+    [(400, "check the stream's ids and dates in the config"), (403, "a token with that scope")],
+)
+def test_failure_lines_keep_their_action_within_200_characters(status, action):
+    stream = make_tap().streams["virtual_meter_deltas"]
+    detail = {"errors": [{"status": str(status), "title": "T", "detail": "very long " * 60}]}
+    with pytest.raises((TapError, FatalAPIError)) as caught:
+        stream.validate_response(answer(status, detail))
+    line = fatal_line("tap-enectiva", str(caught.value))
+    assert line.startswith("tap-enectiva: error: stream 'virtual_meter_deltas'")
+    assert line.endswith(action) and len(line) <= len("tap-enectiva: error: ") + 200
