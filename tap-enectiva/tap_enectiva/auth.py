@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
 from singer_sdk.authenticators import APIAuthenticatorBase
+from typing_extensions import override
 
 from enectiva.auth import AccessToken, access_token_path, bearer, parse_access_token_document
 from enectiva.errors import parse_error
 from enectiva.media import MEDIA_TYPE
-from tap_enectiva.errors import TapError, connection_reason
+from tap_enectiva.errors import TapError, brief, connection_reason
 from tap_enectiva.retry import is_retriable_status, wait_seconds
+from tap_enectiva.settings import DEFAULT_API_URL, user_agent
 
 #: Connection attempts before an api_url that never answered counts as wrong.
 FIRST_CONTACT_ATTEMPTS = 2
@@ -49,6 +55,7 @@ class AccessTokenAuthenticator(APIAuthenticatorBase):
 
     # ---- used by the streams ----
 
+    @override
     def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         # Only the header: the base class would also re-encode the query string.
         request.headers["Authorization"] = f"Bearer {self.access_token()}"
@@ -116,23 +123,62 @@ class AccessTokenAuthenticator(APIAuthenticatorBase):
                 try:
                     token = parse_access_token_document(response.json())
                 except ValueError as exc:
-                    raise TapError(f"token exchange at {self._url} answered oddly: {exc}") from None
+                    raise TapError(
+                        f"token exchange at {self._url} answered oddly: {brief(exc)}; check api_url"
+                    ) from None
                 logger.info("Obtained an access token valid for %d s", token.lifetime)
                 return token
             error = parse_error(status, response.content)
             if status in (401, 403):
                 raise TapError(
-                    f"login_token was refused (HTTP {status}: {error.detail}); "
+                    f"login_token was refused (HTTP {status}: {brief(error.detail)}); "
                     "check login_token and api_url"
                 )
             if not is_retriable_status(status) or attempt > self._max_retries:
-                raise TapError(f"token exchange at {self._url} failed: {error}")
+                raise TapError(
+                    f"token exchange at {self._url} failed: {brief(error)}; check api_url"
+                )
             self._sleep(attempt, response, f"HTTP {status}")
 
     def _sleep(self, attempt: int, response: requests.Response | None, why: str) -> None:
         delay = wait_seconds(attempt, response)
         logger.warning("Token exchange: %s; retrying in %.1f s (try %d)", why, delay, attempt)
         time.sleep(delay)
+
+
+class RunAuthenticator:
+    """The one :class:`AccessTokenAuthenticator` of a tap run (one access token for all
+    streams), built from the config on first use: the tap makes one and hands it to every
+    stream it creates."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self._config = config
+        self._lock = threading.Lock()
+        self._authenticator: AccessTokenAuthenticator | None = None
+
+    def get(self) -> AccessTokenAuthenticator:
+        with self._lock:
+            if self._authenticator is None:
+                self._authenticator = authenticator_from_config(self._config)
+            return self._authenticator
+
+
+def authenticator_from_config(config: Mapping[str, Any]) -> AccessTokenAuthenticator:
+    """An authenticator for ``api_url`` and ``login_token`` with the run's HTTP settings."""
+    api_url = str(config.get("api_url") or DEFAULT_API_URL)
+    parts = urlsplit(api_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or " " in api_url:
+        raise TapError(f"api_url {api_url!r} is not an http(s) URL")
+    session = requests.Session()
+    session.verify = bool(config.get("verify_tls", True))
+    return AccessTokenAuthenticator(
+        api_url=api_url,
+        login_token=str(config["login_token"]),
+        session=session,
+        timeout=float(config.get("request_timeout", 60)),
+        max_retries=int(config.get("max_retries", 8)),
+        user_agent=user_agent(config),
+    )
 
 
 def _bearer_of(request: requests.PreparedRequest | None) -> str | None:

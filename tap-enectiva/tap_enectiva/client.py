@@ -1,46 +1,54 @@
-"""The base stream: auth, error handling, retries and JSON:API list parsing."""
+"""The base stream: auth, error handling, retries and JSON:API list parsing.
+
+A stream reads its settings from ``self.config`` (see :mod:`tap_enectiva.settings`) and
+gets the run's one authenticator from the tap when it is created; it never reaches back
+into the tap object.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+from urllib.parse import ParseResult
 
 import requests
-from singer_sdk import RESTStream
+from singer_sdk import RESTStream, Tap
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.schema.source import StreamSchema
+from typing_extensions import override
 
 from enectiva.contract import Operation, operation
 from enectiva.errors import Outcome, classify, parse_error
 from enectiva.media import MEDIA_TYPE
 from enectiva.times import TimeFormatError, format_timestamp, parse_timestamp
-from tap_enectiva.errors import TapError
+from tap_enectiva.errors import TapError, brief
 from tap_enectiva.output import BufferedMsgSpecWriter
 from tap_enectiva.paging import NextLinkPaginator, document
 from tap_enectiva.retry import wait_seconds
 from tap_enectiva.schemas import CONTRACT, record_fields
+from tap_enectiva.settings import config_time, user_agent
 
 if TYPE_CHECKING:
     from backoff.types import Details
     from singer_sdk.helpers.types import Context
     from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-    from tap_enectiva.auth import AccessTokenAuthenticator
-    from tap_enectiva.tap import TapEnectiva
+    from tap_enectiva.auth import AccessTokenAuthenticator, RunAuthenticator
 
 
 class AccessTokenRefused(RetriableAPIError):
     """A 401 after which the token was renewed: retry at once with the new token."""
 
 
-class EnectivaStream(RESTStream[str | None]):
+class EnectivaStream(RESTStream[ParseResult | None]):
     """A list endpoint of the contract, named by ``operation_id``."""
 
     operation_id: str
@@ -50,11 +58,23 @@ class EnectivaStream(RESTStream[str | None]):
     # One STATE per 1000 records (a full page) keeps interrupted runs cheap to resume.
     STATE_MSG_FREQUENCY = 1000
 
-    def __init__(self, tap: TapEnectiva, **kwargs: Any) -> None:
-        super().__init__(tap, **kwargs)
-        self._enectiva_tap = tap
+    def __init__(self, tap: Tap, *, authenticator: RunAuthenticator) -> None:
+        super().__init__(tap)
+        self._run_authenticator = authenticator
+        # Records go straight to the tap's writer on the fast path (_write_record_message).
+        self._message_writer = tap.message_writer
         self.requests_session.verify = bool(self.config.get("verify_tls", True))
         self._fields = record_fields(self.name)
+
+    # ---- settings ----
+
+    @cached_property
+    def start_date(self) -> datetime | None:
+        return config_time(self.config, "start_date")
+
+    @cached_property
+    def end_date(self) -> datetime | None:
+        return config_time(self.config, "end_date")
 
     # ---- requests ----
 
@@ -64,44 +84,61 @@ class EnectivaStream(RESTStream[str | None]):
         return operation(self.operation_id)
 
     @property
+    @override
     def url_base(self) -> str:
         return str(self.config["api_url"]).rstrip("/")
 
     @property
-    def path(self) -> str:  # type: ignore[override]
+    @override
+    def path(self) -> str:  # type: ignore[override]  # the SDK declares a writable str
         return self.operation.path
 
+    @cached_property
+    def _path_keys(self) -> dict[str, str]:
+        """Context key -> the operation's path parameter (``meter_id`` -> ``meterId``)."""
+        names = re.findall(r"\{([^}]+)\}", self.operation.path)
+        return {_snake(name): name for name in names}
+
+    @override
     def get_url(self, context: Context | None) -> str:
-        params = {k: v for k, v in (context or {}).items() if k.endswith("_id")}
-        return self.url_base + self.operation.url_path(**_path_params(params))
+        context = context or {}
+        params = {name: context[key] for key, name in self._path_keys.items() if key in context}
+        return self.url_base + self.operation.url_path(**params)
 
     @property
+    @override
     def http_headers(self) -> dict[str, str]:
         return {"Accept": MEDIA_TYPE}
 
     @cached_property
+    @override
     def user_agent(self) -> str:
-        return self._enectiva_tap.user_agent
+        return user_agent(self.config)
 
     @property
+    @override
     def timeout(self) -> float:  # type: ignore[override]  # the SDK's int would turn 0.5 into 0
         return float(self.config.get("request_timeout", 60))
 
     @property
+    @override
     def authenticator(self) -> AccessTokenAuthenticator:
-        return self._enectiva_tap.authenticator
+        return self._run_authenticator.get()
 
+    @override
     def get_new_paginator(self) -> NextLinkPaginator:
         return NextLinkPaginator()
 
+    @override
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         request = super().get_http_request(page=page)
         if page.next_page_token:
             # links.next is absolute and carries the query of the next page.
-            request.url = page.next_page_token
+            request.url = page.next_page_token.geturl()
             request.params = {}
         return request
 
+    @override
     def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         # Performance: the SDK fetches a page only after the previous page's records are all
         # written, so the tap idles while the API works and the API idles while the tap
@@ -112,6 +149,8 @@ class EnectivaStream(RESTStream[str | None]):
             yield from super().request_records(context)
             return
         paginator = self.get_new_paginator()
+        # The SDK's private _request / _prepare_request: the same retries and request
+        # building as its own loop, which offers no public hook for one page ahead.
         fetch = self.request_decorator(self._request)
         with (
             self.get_http_request_counter() as request_counter,
@@ -139,6 +178,7 @@ class EnectivaStream(RESTStream[str | None]):
 
     # ---- answers ----
 
+    @override
     def validate_response(self, response: requests.Response) -> None:
         status = response.status_code
         if status < 300:
@@ -148,22 +188,25 @@ class EnectivaStream(RESTStream[str | None]):
         method = response.request.method or "GET"
         outcome = classify(status, error.code, kind=self.name, method=method)
         if outcome in (Outcome.RETRY, Outcome.RATE_LIMITED):
-            raise RetriableAPIError(f"stream '{self.name}': {error}", response)
+            raise RetriableAPIError(f"stream '{self.name}': {brief(error)}", response)
         if outcome is Outcome.RENEW_TOKEN:
             if self.authenticator.renew_after_refusal(response.request):
                 raise AccessTokenRefused(f"stream '{self.name}': access token refused", response)
             raise TapError(
                 f"stream '{self.name}': the access token was refused again after renewal "
-                f"({error}); check login_token"
+                f"({brief(error)}); check login_token"
             )
         if status == 403:
             raise TapError(
                 f"stream '{self.name}' needs the '{self.operation.scope}' scope, "
-                f"which the login_token does not grant ({error}); deselect the stream "
+                "which the login_token does not grant (HTTP 403); deselect the stream "
                 "or use a token with that scope"
             )
-        raise FatalAPIError(f"stream '{self.name}': {error} (GET {self.operation.path})")
+        raise FatalAPIError(
+            f"stream '{self.name}': {brief(error)}; check the stream's ids and dates in the config"
+        )
 
+    @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         data = document(response).get("data")
         if isinstance(data, list):
@@ -178,10 +221,12 @@ class EnectivaStream(RESTStream[str | None]):
 
     # ---- retries (every request; the token exchange has the same policy) ----
 
+    @override
     def backoff_max_tries(self) -> int:
         return int(self.config.get("max_retries", 8)) + 1
 
-    def backoff_wait_generator(self) -> Generator[float, Any, None]:  # type: ignore[override]
+    @override
+    def backoff_wait_generator(self) -> Generator[float, Any, None]:
         attempt = 0
         exc = yield 0.0  # primed by backoff before the first failure
         while True:
@@ -191,9 +236,11 @@ class EnectivaStream(RESTStream[str | None]):
                 continue
             exc = yield wait_seconds(attempt, getattr(exc, "response", None))
 
+    @override
     def backoff_jitter(self, value: float) -> float:
         return value  # wait_seconds already adds jitter
 
+    @override
     def backoff_handler(self, details: Details) -> None:
         exc = details.get("exception")
         self.log(
@@ -207,7 +254,9 @@ class EnectivaStream(RESTStream[str | None]):
 
     # ---- output: the per-record fast path ----
 
+    @override
     def _write_record_message(self, record: dict[str, Any]) -> None:
+        # Private SDK hook: the only place every selected record passes on its way out.
         # Performance: the SDK's path prunes deselected properties, conforms types and maps
         # every record, then builds a RecordMessage: most of a large sync's time. When none of
         # that can change the record (every property selected, no stream maps or flattening,
@@ -220,14 +269,15 @@ class EnectivaStream(RESTStream[str | None]):
 
     @cached_property
     def _record_writer(self) -> BufferedMsgSpecWriter:
-        return self._enectiva_tap.message_writer  # type: ignore[return-value]
+        assert isinstance(self._message_writer, BufferedMsgSpecWriter)
+        return self._message_writer
 
     @cached_property
     def _records_pass_unchanged(self) -> bool:
         """Whether the SDK's record pipeline is the identity for this run's catalog."""
         maps = self.stream_maps
         return (
-            isinstance(self._enectiva_tap.message_writer, BufferedMsgSpecWriter)
+            isinstance(self._message_writer, BufferedMsgSpecWriter)
             and self.TYPE_CONFORMANCE_LEVEL is TypeConformanceLevel.NONE
             and len(maps) == 1
             and type(maps[0]) is SameRecordTransform
@@ -238,12 +288,14 @@ class EnectivaStream(RESTStream[str | None]):
 
     # ---- SDK plumbing ----
 
+    @override
     def generate_child_contexts(
         self, record: dict[str, Any], context: Context | None
     ) -> Iterable[Context | None]:
         if self.child_streams:
             yield from super().generate_child_contexts(record, context)
 
+    @override
     def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
         # The SDK logs a generic line before re-raising; our own errors say it all in one.
         if (
@@ -265,10 +317,6 @@ def utc_time(value: str) -> str:
         return value
 
 
-def _path_params(context_ids: dict[str, Any]) -> dict[str, Any]:
-    """Context ids named as the contract's path parameters (``meter_id`` -> ``meterId``)."""
-    out: dict[str, Any] = {}
-    for key, value in context_ids.items():
-        head, *rest = key.split("_")
-        out[head + "".join(part.title() for part in rest)] = value
-    return out
+def _snake(name: str) -> str:
+    """A contract path parameter as a context key (``meterId`` -> ``meter_id``)."""
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()

@@ -10,8 +10,18 @@ _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
 _TLS = re.compile(r"certificate verify failed:? ?([^'\")\]]*)")
 
 
+#: The longest API detail a failure line quotes (the line itself is at most 200 characters).
+DETAIL_LIMIT = 80
+
+
 class TapError(Exception):
     """A failure with a self-explaining, one-line message (no traceback needed)."""
+
+
+def brief(detail: object, limit: int = DETAIL_LIMIT) -> str:
+    """An API's error text cut to ``limit`` characters, so the action after it stays."""
+    text = " ".join(str(detail).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def connection_reason(exc: BaseException) -> str:
@@ -23,8 +33,8 @@ def connection_reason(exc: BaseException) -> str:
         reason = re.sub(r"\s*\(_ssl\.c:\d+\)", "", match.group(1)).strip() if match else ""
         detail = f" ({reason})" if reason else ""
         return (
-            f"TLS certificate not accepted{detail}; fix the server's certificate, or set "
-            "verify_tls: false for a test server only"
+            f"TLS certificate refused{detail}; fix the certificate, or set verify_tls: false "
+            "(test servers only)"
         )
     match = _ERRNO.search(str(exc))
     if match:

@@ -8,12 +8,14 @@ from typing import Any
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
 from singer_sdk.singerlib.encoding.simple import Message, StateMessage
+from typing_extensions import override
 
 
 class BufferedMsgSpecWriter(MsgSpecWriter):
     """Writes through stdout's buffer; a STATE flushes it, so a reader always holds every
     record that a STATE it has read covers (the buffer also flushes when full and at exit)."""
 
+    @override
     def write_message(self, message: Message) -> None:
         out = sys.stdout.buffer
         out.write(self.format_message(message))

@@ -6,7 +6,8 @@ from typing import Any
 
 import msgspec
 import requests
-from singer_sdk.pagination import BaseAPIPaginator
+from singer_sdk.pagination import BaseHATEOASPaginator
+from typing_extensions import override
 
 _decode = msgspec.json.Decoder().decode
 
@@ -31,20 +32,16 @@ def next_link(response: requests.Response) -> str | None:
     return links.get("next") or None if isinstance(links, dict) else None
 
 
-class NextLinkPaginator(BaseAPIPaginator[str | None]):
-    """Follows ``links.next`` until it is null.
+class NextLinkPaginator(BaseHATEOASPaginator):
+    """Follows the absolute ``links.next`` until it is null (the token is its parsed URL).
 
     A short or even empty page does not end a list: the page size is the server's choice.
     """
 
-    def __init__(self) -> None:
-        super().__init__(None)
-
-    def has_more(self, response: requests.Response) -> bool:
-        return next_link(response) is not None
-
-    def get_next(self, response: requests.Response) -> str | None:
+    @override
+    def get_next_url(self, response: requests.Response) -> str | None:
         return next_link(response)
 
+    @override
     def continue_if_empty(self, response: requests.Response) -> bool:
-        return self.has_more(response)
+        return next_link(response) is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from singer_sdk.schema.source import SchemaSource
+from typing_extensions import override
 
 from enectiva.contract import component_schema
 
@@ -55,6 +56,7 @@ def record_fields(name: str) -> tuple[str, ...]:
 class ContractSchema(SchemaSource[str]):
     """Schema source backed by ``enectiva/openapi.yaml`` (keys are stream names)."""
 
+    @override
     def fetch_schema(self, key: str) -> dict[str, Any]:
         return stream_schema(key)
 

@@ -1,9 +1,23 @@
-"""The tap's settings (``--about`` lists them with these descriptions)."""
+"""The tap's settings (``--about`` lists them with these descriptions) and their readers.
+
+Streams and the authenticator read settings from the config through the functions below,
+never through the tap object.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any
+
 from singer_sdk import typing as th
 
+from enectiva.times import TimeFormatError, parse_timestamp
+from tap_enectiva.errors import TapError
+
+PLUGIN_NAME = "tap-enectiva"
+PACKAGE_NAME = "enectiva-singer"
 DEFAULT_API_URL = "https://api.enectiva.cz"
 
 CONFIG_SCHEMA = th.PropertiesList(
@@ -89,3 +103,34 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Verify the API's TLS certificate; turn off only for a test server.",
     ),
 ).to_dict()
+
+
+def config_time(config: Mapping[str, Any], key: str) -> datetime | None:
+    """``start_date`` / ``end_date`` as an aware datetime (UTC when no offset), or None."""
+    value = config.get(key)
+    if not value:
+        return None
+    try:
+        return parse_timestamp(value, default_tz=UTC)
+    except TimeFormatError:
+        try:
+            return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+        except ValueError:
+            raise TapError(f"{key} {value!r} is not an RFC 3339 date-time") from None
+
+
+def config_ids(config: Mapping[str, Any], key: str) -> list[str]:
+    """An id list setting (``meter_ids``, ``data_series_ids``, ...) as strings; [] when unset."""
+    return [str(i) for i in config.get(key) or ()]
+
+
+def user_agent(config: Mapping[str, Any]) -> str:
+    """The User-Agent of every request: the setting, else ``tap-enectiva/VERSION``."""
+    configured = config.get("user_agent")
+    if configured:
+        return str(configured)
+    try:
+        version = metadata.version(PACKAGE_NAME)
+    except metadata.PackageNotFoundError:
+        version = "[could not be detected]"
+    return f"{PLUGIN_NAME}/{version}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlparse, urlsplit
 
 import pytest
 import requests
@@ -13,6 +13,8 @@ from tap_enectiva.client import utc_time
 from tap_enectiva.errors import TapError
 from tap_enectiva.paging import NextLinkPaginator
 from tap_enectiva.tap import TapEnectiva
+
+from enectiva.fatal import fatal_line
 
 BASE = {"api_url": "http://api.test", "login_token": "login-secret-token"}
 
@@ -85,7 +87,8 @@ def test_filter_values_are_percent_encoded():
 def test_next_pages_follow_links_next_verbatim():
     tap = make_tap(start_date="2024-03-01T00:00:00Z")
     link = "http://api.test/meters/7/readings?page=2&filter%5B%5D=readings.time%3E1"
-    request = tap.streams["readings"].get_http_request(page=PageContext({"meter_id": "7"}, link))
+    page = PageContext({"meter_id": "7"}, urlparse(link))
+    request = tap.streams["readings"].get_http_request(page=page)
     assert request.url == link
     assert request.encode_params() == ""
 
@@ -125,7 +128,7 @@ def test_paginator_ends_only_when_links_next_is_null():
     short_page = answer(200, {"data": [{"id": "1"}], "links": {"next": "http://api.test/x?page=2"}})
     paginator.advance(short_page)
     assert not paginator.finished
-    assert paginator.current_value == "http://api.test/x?page=2"
+    assert paginator.current_value.geturl() == "http://api.test/x?page=2"
     empty_page = answer(200, {"data": [], "links": {"next": "http://api.test/x?page=3"}})
     assert paginator.continue_if_empty(empty_page)
     paginator.advance(answer(200, {"data": [], "links": {"next": None}}))
@@ -170,3 +173,17 @@ def test_catalog_has_contract_schemas_and_no_secrets():
     deltas = tap.streams["meter_deltas"].schema["properties"]
     assert "format" not in deltas["time"]  # local month start, no offset
     assert "time_zone" in deltas
+
+
+@pytest.mark.parametrize(
+    ("status", "action"),
+    [(400, "check the stream's ids and dates in the config"), (403, "a token with that scope")],
+)
+def test_failure_lines_keep_their_action_within_200_characters(status, action):
+    stream = make_tap().streams["virtual_meter_deltas"]
+    detail = {"errors": [{"status": str(status), "title": "T", "detail": "very long " * 60}]}
+    with pytest.raises((TapError, FatalAPIError)) as caught:
+        stream.validate_response(answer(status, detail))
+    line = fatal_line("tap-enectiva", str(caught.value))
+    assert line.startswith("tap-enectiva: error: stream 'virtual_meter_deltas'")
+    assert line.endswith(action) and len(line) <= len("tap-enectiva: error: ") + 200

@@ -13,10 +13,13 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import override
+
 from enectiva.times import TimeFormatError, add_months, format_local, month_start, parse_local
 from tap_enectiva.client import EnectivaStream
+from tap_enectiva.settings import config_ids
 from tap_enectiva.streams.entities import EntitiesStream
-from tap_enectiva.streams.meters import MetersStream
+from tap_enectiva.streams.meters import MeterChildStream
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -33,6 +36,7 @@ class DeltasStream(EnectivaStream):
     check_sorted = False
     owner_key: str
 
+    @override
     def get_url_params(self, context: Context | None, next_page_token: Any) -> dict[str, Any]:
         if next_page_token:
             return {}
@@ -41,20 +45,22 @@ class DeltasStream(EnectivaStream):
         start = self.start_month(context)
         if start is not None:
             filters.append(f"{kind}.time>={format_local(start)}")
-        end = self._enectiva_tap.end_date
+        end = self.end_date
         if end is not None:
             filters.append(f"{kind}.time<{format_local(end.astimezone(UTC))}")
         return {"filter[]": filters, "sort": "time"}
 
     def start_month(self, context: Context | None) -> datetime | None:
-        """The look-back window before the bookmark's month, not before start_date's."""
-        start = self._enectiva_tap.start_date
+        """The one place a partition's first month is decided: the look-back window before
+        the bookmark's month, not before start_date's."""
+        start = self.start_date
         floor = month_start(start.astimezone(UTC).replace(tzinfo=None)) if start else None
         state = self.get_context_state(context)
         bookmark = None
-        if state.get("replication_key") == self.replication_key:
+        value = state.get("replication_key_value")
+        if state.get("replication_key") == self.replication_key and isinstance(value, str):
             try:
-                bookmark = parse_local(state.get("replication_key_value"))
+                bookmark = parse_local(value)
             except TimeFormatError:
                 bookmark = None
         if bookmark is None:
@@ -63,31 +69,33 @@ class DeltasStream(EnectivaStream):
         begin = add_months(month_start(bookmark), -lookback)
         return max(begin, floor) if floor else begin
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         if not context:
             self.log("No ids configured: nothing to read for '%s'", self.name)
             return
         yield from super().get_records(context)
 
+    @override
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:
         record = self.resource_record(row)
         record[self.owner_key] = context[self.owner_key] if context else None
         return record
 
 
-class MeterDeltasStream(DeltasStream):
+class MeterDeltasStream(MeterChildStream, DeltasStream):
     """``GET /meters/{meterId}/deltas``, months in the meter's time zone."""
 
     name = "meter_deltas"
     operation_id = "listMeterDeltas"
-    parent_stream_type = MetersStream
     owner_key = "meter_id"
     primary_keys = ("meter_id", "energy", "time")
 
+    @override
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:
         record = super().post_process(row, context)
         if record is not None:
-            record["time_zone"] = self._enectiva_tap.meter(record["meter_id"]).get("time_zone")
+            record["time_zone"] = context["time_zone"] if context else None  # MeterContext
         return record
 
 
@@ -110,6 +118,7 @@ class VirtualMeterDeltasStream(DeltasStream):
     primary_keys = ("virtual_meter_id", "energy", "time")
 
     @property
+    @override
     def partitions(self) -> list[dict] | None:
-        ids = self.config.get("virtual_meter_ids") or []
-        return [{"virtual_meter_id": str(i)} for i in ids] or None
+        ids = config_ids(self.config, "virtual_meter_ids")
+        return [{"virtual_meter_id": i} for i in ids] or None
