@@ -290,7 +290,7 @@ class Delivery:
         token = "login_token" if job.kind.token == "access" else "import_token"
         hint = {
             401: f"check {token}",
-            403: f"{token} is another customer's or lacks a scope: use the customer's own",
+            403: f"use the customer's own {token} with the needed scope",
             404: "check customer_id",
             406: "the API refused the media type",
             415: "the API refused the media type",

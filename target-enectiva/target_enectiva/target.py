@@ -224,7 +224,7 @@ class TargetEnectiva(Target):
             cls._fail(f"bad config: {'; '.join(exc.errors) or exc}", secrets_of(config.config))
         except Exception as exc:  # one line, no traceback, whatever stopped the run
             message = str(exc) or type(exc).__name__
-            secrets: tuple[str, ...] = ()
+            secrets = secrets_of(config.config)
             if target is not None:
                 target.shutdown()
                 target.report.log(target.logger, final=True)
