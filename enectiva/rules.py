@@ -7,6 +7,7 @@ changes, changes here. Kinds are the JSON:API types of the import bodies.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
@@ -91,11 +92,14 @@ def check_input(
     now: datetime | None = None,
     customer_uuid: str | None = None,
     default_tz: tzinfo | None = None,
+    instants: Mapping[str, datetime | TimeFormatError] | None = None,
 ) -> list[Violation]:
     """Every rule a create body's attributes break (empty when valid).
 
     ``customer_uuid`` is the path's customer, ``default_tz`` how to read times without offset
-    (the server passes None: such a time is a 400).
+    (the server passes None: such a time is a 400). ``instants``: the time fields already
+    parsed by the caller (each an instant or the :class:`TimeFormatError` its value raised),
+    so a time is parsed once; without it the times are parsed here with ``default_tz``.
     """
     if not isinstance(attributes, dict):
         return [Violation("", "attributes must be an object")]
@@ -119,11 +123,12 @@ def check_input(
         value = attributes.get(field)
         if value is None or field in seen:
             continue
-        try:
-            times[field] = parse_timestamp(value, default_tz)
-        except TimeFormatError as exc:
-            out.append(Violation(field, str(exc)))
+        moment = instants.get(field) if instants is not None else _parse(value, default_tz)
+        if isinstance(moment, TimeFormatError):
+            out.append(Violation(field, str(moment)))
             seen.add(field)
+        elif moment is not None:
+            times[field] = moment
     if kind in ("readings", "data_points") and "time" in times and times["time"] > now:
         out.append(Violation("time", "must be in the past"))
     if kind == "profiles" and "from" in times and "to" in times:
@@ -138,6 +143,13 @@ def check_input(
         if given not in (None, customer_uuid):
             out.append(Violation("customer_uuid", "must equal the customer in the path"))
     return out
+
+
+def _parse(value: Any, default_tz: tzinfo | None) -> datetime | TimeFormatError:
+    try:
+        return parse_timestamp(value, default_tz)
+    except TimeFormatError as exc:
+        return exc
 
 
 def _is_number(value: Any) -> bool:

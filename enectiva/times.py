@@ -22,6 +22,16 @@ def parse_timestamp(value: object, default_tz: tzinfo | None = None) -> datetime
 
     A value without an offset is refused unless ``default_tz`` says how to read it.
     """
+    dt = parse_written(value)
+    return dt if dt.tzinfo is not None else attach_zone(dt, default_tz)
+
+
+def parse_written(value: object) -> datetime:
+    """An RFC 3339 date-time as written: aware with its offset, naive without one.
+
+    Fractional seconds are truncated (contract section 5). :func:`attach_zone` reads a naive
+    result in a zone.
+    """
     if isinstance(value, datetime):
         dt = value
     else:
@@ -34,11 +44,14 @@ def parse_timestamp(value: object, default_tz: tzinfo | None = None) -> datetime
             dt = datetime.fromisoformat(value.strip().replace("z", "Z").replace("t", "T"))
         except ValueError as exc:
             raise TimeFormatError(f"is not a valid date-time ({exc})") from None
-    if dt.tzinfo is None:
-        if default_tz is None:
-            raise TimeFormatError("must carry a UTC offset (e.g. Z or +01:00)")
-        dt = dt.replace(tzinfo=default_tz)
     return dt.replace(microsecond=0)
+
+
+def attach_zone(naive: datetime, default_tz: tzinfo | None) -> datetime:
+    """A time written without offset, read in ``default_tz`` (refused when there is none)."""
+    if default_tz is None:
+        raise TimeFormatError("must carry a UTC offset (e.g. Z or +01:00)")
+    return naive.replace(tzinfo=default_tz)
 
 
 def format_timestamp(dt: datetime) -> str:

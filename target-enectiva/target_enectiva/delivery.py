@@ -1,8 +1,9 @@
 """The delivery engine: one HTTP request per record, concurrent across series, ordered within.
 
-The SDK sends a sink's records serially and only when it drains (see ``shared/design.md``);
-latency-bound pushes need many requests in flight, so the target hands every record to this
-engine as soon as it is read. The engine runs an asyncio loop with one aiohttp session in a
+The SDK's batch sinks send a sink's records serially and only when it drains (when full,
+every few minutes, at the end); latency-bound pushes need many requests in flight, so each
+sink hands every checked record's :class:`~target_enectiva.plan.Job` to this engine as soon as
+it is read. The engine runs an asyncio loop with one aiohttp session in a
 background thread:
 
 - one ordered *lane* per series ``(import_id, suit)`` (invoices: per meter): a lane sends its
@@ -14,7 +15,9 @@ background thread:
   until half of them are answered (the two threads then swap once per batch, not per record);
 - hand-off in batches: jobs wait in an inbox that the loop empties in one wake-up.
 
-Every finished record is acknowledged to the :class:`~target_enectiva.watermark.Watermark`.
+Every finished record is acknowledged to the :class:`~target_enectiva.watermark.Watermark`,
+which releases STATE; a record the API refuses goes to
+:class:`~target_enectiva.invalid.InvalidRecords`. Nothing here calls back into the target.
 """
 
 from __future__ import annotations
@@ -37,35 +40,14 @@ from enectiva.errors import Outcome
 from enectiva.times import TimeFormatError, parse_timestamp
 from target_enectiva import DEFAULT_SENDER
 from target_enectiva.errors import TargetError, certificate_refused
-from target_enectiva.kinds import Kind
+from target_enectiva.invalid import InvalidRecords
 from target_enectiva.limiter import AdaptiveLimit
-from target_enectiva.rejects import RejectsFile
+from target_enectiva.plan import Job
 from target_enectiva.report import Report
 from target_enectiva.tokens import AccessTokens
 from target_enectiva.watermark import Watermark
 
 TRANSPORT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
-
-
-@dataclass(slots=True, eq=False)
-class Job:
-    """One record turned into its request."""
-
-    stream: str
-    kind: Kind
-    method: str
-    url: str  # absolute and already percent-encoded
-    body: bytes | None
-    lane: tuple[str, ...]
-    key: str  # names the record in messages
-    record: dict[str, Any]  # as received, for the rejects file
-    order_value: datetime | None = None  # compared with the series' latest (skip option)
-    latest_url: str | None = None
-    seq: int = -1
-
-    @property
-    def is_delete(self) -> bool:
-        return self.method == "DELETE"
 
 
 @dataclass(frozen=True)
@@ -78,7 +60,6 @@ class DeliverySettings:
     max_concurrency: int = 32
     request_timeout: float = 60.0
     max_retries: int = 8
-    reject_invalid: bool = False
     skip_already_imported: bool = False
     verify_tls: bool = True
     report_interval: float = 30.0
@@ -100,13 +81,14 @@ class Delivery:
         *,
         report: Report,
         watermark: Watermark,
-        rejects: RejectsFile | None,
+        invalid: InvalidRecords | None = None,
         logger: logging.Logger,
     ) -> None:
+        """``invalid``: who refuses records the API rejects (None: each stops the run)."""
         self.settings = settings
         self._report = report
         self._watermark = watermark
-        self._rejects = rejects
+        self._invalid = invalid
         self._logger = logger
         self._room = threading.Condition()
         # outstanding = submitted - finished; each counter has one writer, so no lock per record
@@ -191,7 +173,7 @@ class Delivery:
         self._stop = asyncio.Event()
         connector = aiohttp.TCPConnector(
             limit=self.settings.max_concurrency + 4,
-            ssl=None if self.settings.verify_tls else False,
+            ssl=self.settings.verify_tls,  # True: verify with the default context
             keepalive_timeout=30,
         )
         timeout = aiohttp.ClientTimeout(total=self.settings.request_timeout)
@@ -256,6 +238,9 @@ class Delivery:
 
     def _done(self, job: Job, counter: str) -> None:
         self._report.add(job.stream, counter)
+        self._acknowledge(job)
+
+    def _acknowledge(self, job: Job) -> None:
         self._watermark.ack(job.seq)
         self._finished += 1
         wake_at = self._wake_at
@@ -293,24 +278,24 @@ class Delivery:
             self._done(job, "already_deleted")
         elif outcome is Outcome.REJECT:
             reason = f"refused by the API: {error}"
-            if not self.settings.reject_invalid or self._rejects is None:
+            if self._invalid is None:
                 raise TargetError(f"stream {job.stream}, record {job.key}: {reason}")
-            self._rejects.write(
-                stream=job.stream, key=job.key, reason=reason, record=job.record, status=status
-            )
-            self._done(job, "rejected")
+            # stops the run (on_invalid: fail), or writes and counts the reject
+            self._invalid.refuse(job.stream, job.key, reason, job.record, status=status)
+            self._acknowledge(job)
         else:
             raise TargetError(self._fatal_message(job, error or errors.parse_error(status, body)))
 
     def _fatal_message(self, job: Job, error: errors.ApiError) -> str:
+        token = "login_token" if job.kind.token == "access" else "import_token"
         hint = {
-            401: f"check {'login_token' if job.kind.token == 'access' else 'import_token'}",
-            403: "the token does not allow this (other customer or missing scope)",
+            401: f"check {token}",
+            403: f"use the customer's own {token} with the needed scope",
             404: "check customer_id",
             406: "the API refused the media type",
             415: "the API refused the media type",
         }.get(error.status, "stopping")
-        return f"stream {job.stream}, record {job.key}: {error} ({hint})"
+        return f"stream {job.stream}, record {job.key}: {error}; {hint}"
 
     async def _latest_of(self, job: Job) -> datetime | None:
         """The series' latest order value, asked once per series."""

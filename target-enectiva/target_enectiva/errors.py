@@ -20,6 +20,6 @@ def certificate_refused(exc: aiohttp.ClientConnectorCertificateError) -> str:
     reason = cause.verify_message if isinstance(cause, ssl.SSLCertVerificationError) else ""
     detail = f" ({reason})" if reason else ""
     return (
-        f"cannot reach {exc.host}:{exc.port}: TLS certificate not accepted{detail}; fix the "
-        "server's certificate, or set verify_tls: false for a test server only"
+        f"{exc.host}:{exc.port}: TLS certificate not accepted{detail}; "
+        "fix it or set verify_tls: false on test servers"
     )

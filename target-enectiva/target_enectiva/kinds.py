@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from enectiva import contract, rules
@@ -86,3 +87,8 @@ KINDS: dict[str, Kind] = {
 INVOICE_METER_FIELD = "meter_id"
 #: The Singer metadata field that turns a record into a delete.
 DELETED_AT_FIELD = "_sdc_deleted_at"
+
+
+def kind_of(stream_name: str, stream_kinds: Mapping[str, str]) -> Kind | None:
+    """The kind a stream loads as: its ``stream_kinds`` mapping first, then its own name."""
+    return KINDS.get(stream_kinds.get(stream_name) or stream_name)

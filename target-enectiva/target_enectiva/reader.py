@@ -10,6 +10,7 @@ import msgspec
 from singer_sdk.contrib.msgspec import decoder
 from singer_sdk.io_base import GenericSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
+from typing_extensions import override
 
 logger = logging.getLogger("target-enectiva")
 
@@ -23,6 +24,7 @@ class LineReader(GenericSingerReader[str]):
     """
 
     @property
+    @override
     def default_input(self) -> t.IO[str]:
         import sys
 
@@ -33,6 +35,7 @@ class LineReader(GenericSingerReader[str]):
         self.line_number = 0
         self._warned_types: set[str] = set()
 
+    @override
     def deserialize_json(self, line: str) -> dict:
         try:
             message = decoder.decode(line)
@@ -44,6 +47,7 @@ class LineReader(GenericSingerReader[str]):
             raise InvalidInputLine(msg)
         return message
 
+    @override
     def process_lines(
         self,
         file_input: t.IO[str] | None,
@@ -68,7 +72,9 @@ class LineReader(GenericSingerReader[str]):
             stats[message_type] += 1
         return Counter(**stats)
 
+    @override
     def _process_unknown_message(self, message_dict: dict) -> None:
+        # Private SDK hook: the SDK stops on an unknown message type; warn once and go on.
         message_type = str(message_dict.get("type"))
         if message_type not in self._warned_types:
             self._warned_types.add(message_type)

@@ -1,8 +1,15 @@
-"""Sinks: each record becomes one request, handed to the delivery engine at once.
+"""Sinks: each owns its record's whole preparation and hands the finished job on.
+
+A record's steps, all here: the stream's record kind (chosen once per sink), the tap's SCHEMA
+(opt-in, ``validate_records``), the attributes of the kind, the times (each parsed once; a
+time without offset read in ``input_time_zone``), the contract's rules
+(:func:`enectiva.rules.check_input`), then the request (:class:`~target_enectiva.plan.RequestPlan`).
+A record breaking a rule goes to :class:`~target_enectiva.invalid.InvalidRecords`; a finished
+:class:`~target_enectiva.plan.Job` goes to the outlet (the delivery engine, or a dry-run count).
 
 The SDK's batching (drain when full, every 5 minutes, at the end) would cap the requests in
-flight, so the sinks are :class:`~singer_sdk.sinks.RecordSink` s that build the request and
-submit it; acknowledgements and STATE are the engine's and the watermark's business.
+flight, so the sinks are :class:`~singer_sdk.sinks.RecordSink` s that hand each job on at once;
+acknowledgements and STATE are the engine's and the watermark's business.
 """
 
 from __future__ import annotations
@@ -10,38 +17,42 @@ from __future__ import annotations
 import decimal
 import typing as t
 from datetime import datetime, tzinfo
-from urllib.parse import quote
 
 import jsonschema
-import msgspec
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import RecordSink
+from typing_extensions import override
 
-from enectiva import contract, rules
-from enectiva.times import TimeFormatError, format_offset, parse_timestamp
-from target_enectiva.delivery import Job
+from enectiva import rules
+from enectiva.times import TimeFormatError, attach_zone, format_offset, parse_written
+from target_enectiva.invalid import InvalidRecordError, InvalidRecords
 from target_enectiva.kinds import DELETED_AT_FIELD, INVOICE_METER_FIELD, Kind
+from target_enectiva.outlet import Outlet
+from target_enectiva.plan import Job, RequestPlan
+from target_enectiva.settings import TargetSettings
 
 if t.TYPE_CHECKING:
-    from target_enectiva.target import TargetEnectiva
+    from singer_sdk.target_base import Target
 
 #: Attributes that the API sets itself; never sent.
 SERVER_ATTRIBUTES = frozenset({"suspicious"})
-#: Request bodies are encoded with msgspec: compact UTF-8 JSON, a few times cheaper than json.
-_BODY_ENCODER = msgspec.json.Encoder()
+#: A record key shows each value up to this many characters (messages stay one short line).
+KEY_VALUE_CHARS = 60
+
+#: Each time field parsed once: the instant, or the error its value raised.
+Instants = dict[str, datetime | TimeFormatError]
 
 
-class InvalidRecordError(Exception):
-    """A record that breaks a rule of the contract (found before any request)."""
+@t.runtime_checkable
+class SinkHost(t.Protocol):
+    """What a sink takes from the target that built it (sinks never import ``target.py``)."""
 
-    def __init__(self, key: str, reason: str) -> None:
-        super().__init__(reason)
-        self.key = key
-        self.reason = reason
+    outlet: Outlet
+    invalid: InvalidRecords
 
 
-class RequestPlan:
-    """How records of one kind become requests (URLs precomputed per sink)."""
+class RecordPreparation:
+    """A record of one kind -> its :class:`Job`, or :class:`InvalidRecordError` (no SDK here)."""
 
     def __init__(
         self,
@@ -56,20 +67,27 @@ class RequestPlan:
     ) -> None:
         self.kind = kind
         self.stream = stream
-        self.api_url = api_url.rstrip("/")
         self.customer_id = customer_id
         self.sender = sender
         self.default_tz = default_tz
-        self.want_order = want_order
+        self.plan = RequestPlan(
+            kind, stream, api_url=api_url, customer_id=customer_id, want_order=want_order
+        )
         self.attribute_names = tuple(n for n in kind.attribute_names if n not in SERVER_ATTRIBUTES)
         self.sends_sender = "sender" in self.attribute_names
-        self.create = contract.operation(kind.create_operation)
-        self.delete = contract.operation(kind.delete_operation) if kind.delete_operation else None
-        self.latest = contract.operation(kind.latest_operation) if kind.latest_operation else None
-        self.create_url = (
-            None
-            if "{meterId}" in self.create.path
-            else self.api_url + self.create.url_path(customerId=customer_id)
+        self.time_fields = kind.time_fields
+        self.key_fields = frozenset(kind.key_fields)
+
+    @classmethod
+    def from_settings(cls, kind: Kind, stream: str, settings: TargetSettings) -> RecordPreparation:
+        return cls(
+            kind,
+            stream,
+            api_url=settings.api_url,
+            customer_id=settings.customer_id,
+            sender=settings.sender,
+            default_tz=settings.input_time_zone,
+            want_order=settings.skip_already_imported,
         )
 
     def key_of(self, record: dict[str, t.Any]) -> str:
@@ -79,7 +97,10 @@ class RequestPlan:
             value = record.get(name)
             if name == "suit" and value is None:
                 continue
-            parts.append(f"{name}={value if value is not None else '?'}")
+            shown = "?" if value is None else str(value)
+            if len(shown) > KEY_VALUE_CHARS:
+                shown = shown[: KEY_VALUE_CHARS - 1] + "…"
+            parts.append(f"{name}={shown}")
         return " ".join(parts)
 
     def job_for(self, record: dict[str, t.Any]) -> Job:
@@ -95,14 +116,16 @@ class RequestPlan:
             return self._delete_job(record, attributes, key)
         if self.sends_sender and "sender" not in attributes:
             attributes["sender"] = self.sender
+        instants, zoned = self.read_times(attributes)
         violations = rules.check_input(
             self.kind.api_type,
             attributes,
             customer_uuid=self.customer_id,
             default_tz=self.default_tz,
+            instants=instants,
         )
         meter_id = None
-        if self.create_url is None:
+        if self.plan.per_meter:
             meter_id = record.get(INVOICE_METER_FIELD)
             if not isinstance(meter_id, str) or not meter_id:
                 violations.append(
@@ -110,36 +133,45 @@ class RequestPlan:
                 )
         if violations:
             raise InvalidRecordError(key, _reason(violations))
-        times = self._normalise_times(attributes)
-        body = {"data": {"type": self.kind.api_type, "attributes": attributes}}
-        if meter_id is not None:
-            url = self.api_url + self.create.url_path(meterId=meter_id)
-            lane: tuple[str, ...] = (self.kind.name, meter_id)
-        else:
-            assert self.create_url is not None
-            url = self.create_url
-            lane = (self.kind.name, *rules.series_key(attributes))
-        job = Job(
-            stream=self.stream,
-            kind=self.kind,
-            method=self.create.method,
-            url=url,
-            body=_BODY_ENCODER.encode(body),
-            lane=lane,
-            key=key,
-            record=record,
+        if zoned is not None:
+            _write_offsets(attributes, zoned)
+        order_value = None
+        if self.plan.latest is not None and self.kind.order_field:
+            found = instants.get(self.kind.order_field)
+            order_value = found if isinstance(found, datetime) else None
+        return self.plan.create_job(
+            attributes, key=key, record=record, meter_id=meter_id, order_value=order_value
         )
-        if self.want_order and self.latest is not None and self.kind.order_field:
-            job.order_value = times.get(self.kind.order_field)
-            job.latest_url = self.api_url + self.latest.url_path(
-                customerId=self.customer_id, importId=lane[1], suit=lane[2]
-            )
-        return job
+
+    def read_times(
+        self, attributes: dict[str, t.Any]
+    ) -> tuple[Instants, list[tuple[str, datetime]] | None]:
+        """Each time field parsed once, and those written without offset, read in the zone.
+
+        The rules are checked on these instants; a zoned time is rewritten with its offset
+        after the check (the check sees the record as written). Reading a local time at a
+        DST change (and the previous record of its series it needs) belongs here.
+        """
+        instants: Instants = {}
+        zoned: list[tuple[str, datetime]] | None = None
+        for name in self.time_fields:
+            value = attributes.get(name)
+            if value is None:
+                continue
+            try:
+                moment = parse_written(value)
+                if moment.tzinfo is None:
+                    moment = attach_zone(moment, self.default_tz)
+                    zoned = [(name, moment)] if zoned is None else [*zoned, (name, moment)]
+                instants[name] = moment
+            except TimeFormatError as exc:
+                instants[name] = exc
+        return instants, zoned
 
     def _delete_job(self, record: dict[str, t.Any], attributes: dict[str, t.Any], key: str) -> Job:
-        if self.delete is None:
+        if self.plan.delete is None:
             raise InvalidRecordError(key, f"{self.kind.name} cannot be deleted")
-        relevant = set(self.kind.key_fields)
+        instants, zoned = self.read_times(attributes)
         violations = [
             v
             for v in rules.check_input(
@@ -147,107 +179,94 @@ class RequestPlan:
                 attributes,
                 customer_uuid=self.customer_id,
                 default_tz=self.default_tz,
+                instants=instants,
             )
-            if v.attribute in relevant
+            if v.attribute in self.key_fields
         ]
         if violations:
             raise InvalidRecordError(key, _reason(violations))
-        self._normalise_times(attributes)
-        import_id, suit = rules.series_key(attributes)
-        path = self.delete.url_path(customerId=self.customer_id, importId=import_id, suit=suit)
-        query = "&".join(
-            f"{name}={quote(str(attributes[name]), safe='')}" for name in self.kind.time_fields
-        )
-        return Job(
-            stream=self.stream,
-            kind=self.kind,
-            method=self.delete.method,
-            url=f"{self.api_url}{path}?{query}",
-            body=None,
-            lane=(self.kind.name, import_id, suit),
-            key=key,
-            record=record,
-        )
-
-    def _normalise_times(self, attributes: dict[str, t.Any]) -> dict[str, datetime]:
-        """Parsed instants; a time without offset is rewritten with ``input_time_zone``'s."""
-        parsed = {}
-        for name in self.kind.time_fields:
-            value = attributes.get(name)
-            if value is None:
-                continue
-            moment = parse_timestamp(value, self.default_tz)
-            parsed[name] = moment
-            if self.default_tz is not None and not _has_offset(value):
-                attributes[name] = format_offset(moment)
-        return parsed
+        if zoned is not None:
+            _write_offsets(attributes, zoned)
+        return self.plan.delete_job(attributes, key=key, record=record)
 
 
 class EnectivaSink(RecordSink):
-    """Loads one stream as one record kind."""
+    """Loads one stream as one record kind: prepares each record and hands its job on."""
 
     # The contract check (check_input) validates every record; the SDK's validation of the
     # tap's own SCHEMA is opt-in (``validate_records``), as it is most of the per-record CPU.
     @property
-    def validate_schema(self) -> bool:  # type: ignore[override]
+    @override
+    def validate_schema(self) -> bool:
         return bool(self.config.get("validate_records", False))
 
+    @override
     def __init__(
         self,
-        target: TargetEnectiva,
+        target: Target,
         stream_name: str,
         schema: dict,
         key_properties: t.Sequence[str] | None,
     ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
-        self.target = target
-        kind = target.kind_of(stream_name)
-        assert kind is not None
-        self.plan = target.request_plan(kind, stream_name)
-        self._rejected: dict | None = None  # refused by validate_records: not to be loaded
+        if not isinstance(target, SinkHost):
+            raise TypeError(f"{type(target).__name__} provides no outlet and invalid records")
+        settings = TargetSettings.from_config(self.config)
+        kind = settings.kind_of(stream_name)
+        if kind is None:  # the target routes only streams of a kind here
+            raise TypeError(f"stream {stream_name} maps to no record kind")
+        self.prepare = RecordPreparation.from_settings(kind, stream_name, settings)
+        self._outlet = target.outlet
+        self._invalid = target.invalid
 
+    @override
     def _validate_and_parse(self, record: dict) -> dict:
-        # The SDK logs a traceback and raises a message naming neither stream nor record;
-        # a record breaking the tap's SCHEMA is refused like any other invalid record.
-        if self._validator is not None:
-            try:
-                self._validator.validate(record)
-            except InvalidRecord as exc:
-                self._rejected = record
-                self.target.refuse(
-                    self.stream_name, self.plan.key_of(record), _schema_reason(exc), record
-                )
+        # Private SDK hook, the only caller of its SCHEMA validation and timestamp parsing:
+        # both are done (or left out) by process_record, which names stream and record.
         return record
 
+    @override
     def _remove_sdc_metadata_from_record(self, record: dict) -> None:
-        # The SDK strips every _sdc_* field; _sdc_deleted_at says "delete", so keep it.
+        # Private SDK hook: it strips every _sdc_* field; _sdc_deleted_at says "delete", keep it.
         deleted_at = record.get(DELETED_AT_FIELD)
         super()._remove_sdc_metadata_from_record(record)
         if deleted_at is not None:
             record[DELETED_AT_FIELD] = deleted_at
 
-    def _parse_timestamps_in_record(self, record: dict, schema: dict, treatment: t.Any) -> None:
-        # Keep times as the strings received: the SDK would turn a time without offset into
-        # a naive datetime; the contract's rules (and input_time_zone) decide instead.
-        return
-
+    @override
     def process_record(self, record: dict, context: dict) -> None:
-        if record is self._rejected:
-            self._rejected = None
+        try:
+            if self._validator is not None:
+                self._check_schema(record)
+            job = self.prepare.job_for(record)
+        except InvalidRecordError as exc:
+            self._invalid.refuse(self.stream_name, exc.key, exc.reason, record)
             return
-        self.target.load(self.plan, record)
+        self._outlet.submit(job)
+
+    def _check_schema(self, record: dict) -> None:
+        """The tap's SCHEMA (``validate_records``), refused like any other broken rule."""
+        assert self._validator is not None
+        try:
+            self._validator.validate(record)
+        except InvalidRecord as exc:
+            raise InvalidRecordError(self.prepare.key_of(record), _schema_reason(exc)) from None
 
 
 class SkippedStreamSink(RecordSink):
     """A stream that maps to no record kind, skipped because ``unknown_streams: skip``."""
 
     @property
-    def validate_schema(self) -> bool:  # type: ignore[override]
+    @override
+    def validate_schema(self) -> bool:
         return False
 
-    def _parse_timestamps_in_record(self, record: dict, schema: dict, treatment: t.Any) -> None:
-        return
+    @override
+    def _validate_and_parse(self, record: dict) -> dict:
+        # Private SDK hook: the record is dropped, so nothing to validate or parse.
+        return record
 
+    @override
     def process_record(self, record: dict, context: dict) -> None:
         return
 
@@ -257,12 +276,10 @@ def _plain(value: t.Any) -> t.Any:
     return float(value) if isinstance(value, decimal.Decimal) else value
 
 
-def _has_offset(value: t.Any) -> bool:
-    try:
-        parse_timestamp(value)
-    except TimeFormatError:
-        return False
-    return True
+def _write_offsets(attributes: dict[str, t.Any], zoned: list[tuple[str, datetime]]) -> None:
+    """Times read in ``input_time_zone`` are sent with their offset."""
+    for name, moment in zoned:
+        attributes[name] = format_offset(moment)
 
 
 def _reason(violations: list[rules.Violation]) -> str:

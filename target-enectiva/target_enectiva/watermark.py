@@ -7,10 +7,19 @@ are acknowledged. Only the latest releasable STATE is written (coalescing).
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any
+
+from singer_sdk.singerlib.json import serialize_json
+
+
+def write_stdout(value: Any) -> None:
+    """How a released STATE is written: one bare JSON line on stdout, flushed."""
+    sys.stdout.write(serialize_json(value) + "\n")
+    sys.stdout.flush()
 
 
 class Watermark:

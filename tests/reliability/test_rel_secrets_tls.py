@@ -18,7 +18,7 @@ from tests.reliability.chaos_proxy import ChaosProxy
 from tests.reliability.workload import schema_message
 from tests.support.sandbox import Sandbox, tap_config, target_config
 from tests.tap.tap_runner import TAP_COMMAND, discover, run_tap, select
-from tests.target.target_cli_helpers import TARGET_CLI, run_target
+from tests.target.target_cli_helpers import FATAL_PREFIX, TARGET_CLI, run_target
 
 pytestmark = pytest.mark.slow
 DEBUG = {"LOGLEVEL": "DEBUG", "TAP_ENECTIVA_LOGLEVEL": "DEBUG", "TARGET_ENECTIVA_LOGLEVEL": "DEBUG"}
@@ -175,7 +175,7 @@ def test_target_refuses_a_self_signed_certificate_unless_told(
     config = target_config(sb, api_url=tls_proxy.url, max_retries=1)
     refused = run_target(tmp_path, config, messages)
     assert refused.returncode != 0
-    line = next(x for x in refused.stderr.splitlines() if "target-enectiva stopped:" in x)
+    line = next(x for x in refused.stderr.splitlines() if x.startswith(FATAL_PREFIX))
     assert "certificate" in line.lower() or "ssl" in line.lower(), line
     allowed = run_target(tmp_path, dict(config, verify_tls=False), messages)
     assert allowed.returncode == 0, allowed.stderr[-2000:]
@@ -189,7 +189,7 @@ def test_target_certificate_error_says_what_to_do(
     messages = [schema_message("readings"), {"type": "RECORD", "stream": "readings", "record": rec}]
     config = target_config(sb, api_url=tls_proxy.url, max_retries=2)
     refused = run_target(tmp_path, config, messages)
-    line = next(x for x in refused.stderr.splitlines() if "target-enectiva stopped:" in x)
+    line = next(x for x in refused.stderr.splitlines() if x.startswith(FATAL_PREFIX))
     assert "TLS certificate not accepted" in line and "verify_tls: false" in line, line
     assert "retries" not in line and refused.summary("readings")["retried"] == 0, line
 

@@ -45,6 +45,10 @@ def to_lines(messages: list[dict[str, Any] | str]) -> str:
     return "".join((m if isinstance(m, str) else json.dumps(m)) + "\n" for m in messages)
 
 
+#: How the target's one fatal line starts (``enectiva.fatal.fatal_line``).
+FATAL_PREFIX = "target-enectiva: error: "
+
+
 @dataclass
 class Run:
     returncode: int
@@ -57,7 +61,12 @@ class Run:
 
     @property
     def errors(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if "| ERROR" in line]
+        """Logged errors and the fatal line (``target-enectiva: error: ...``)."""
+        return [
+            line
+            for line in self.stderr.splitlines()
+            if "| ERROR" in line or line.startswith(FATAL_PREFIX)
+        ]
 
     def summary(self, stream: str) -> dict[str, int]:
         """The counts of the final summary line of a stream."""

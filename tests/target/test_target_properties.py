@@ -1,4 +1,4 @@
-"""Property tests of the target's own record conversion (``RequestPlan.job_for``).
+"""Property tests of the target's own record conversion (``RecordPreparation.job_for``).
 
 - a time without offset read in ``input_time_zone`` is sent with that zone's offset, on the
   same wall clock, and means the same instant (an ambiguous one: the first occurrence);
@@ -22,9 +22,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from target_enectiva import DEFAULT_SENDER, schemas
-from target_enectiva.delivery import Job
+from target_enectiva.invalid import InvalidRecordError
 from target_enectiva.kinds import KINDS
-from target_enectiva.sinks import InvalidRecordError, RequestPlan
+from target_enectiva.plan import Job
+from target_enectiva.sinks import RecordPreparation
 
 from enectiva import contract, rules
 from enectiva.times import parse_timestamp
@@ -45,8 +46,8 @@ SERIES_KINDS = ("readings", "data_points", "profiles")
 PROPERTIES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def plan_for(kind: str, tz_name: str | None = None) -> RequestPlan:
-    return RequestPlan(
+def plan_for(kind: str, tz_name: str | None = None) -> RecordPreparation:
+    return RecordPreparation(
         KINDS[kind],
         kind,
         api_url=API,

@@ -20,7 +20,7 @@ from target_enectiva.delivery import Delivery, DeliverySettings
 from target_enectiva.errors import TargetError
 from target_enectiva.kinds import KINDS
 from target_enectiva.report import Report
-from target_enectiva.sinks import RequestPlan
+from target_enectiva.sinks import RecordPreparation
 from target_enectiva.tokens import AccessTokens
 from target_enectiva.watermark import Watermark
 
@@ -185,7 +185,7 @@ def deliver() -> Iterator[Any]:
     engines: list[Delivery] = []
 
     def run(api: ScriptedApi, count: int = 1) -> dict[str, int]:
-        plan = RequestPlan(
+        plan = RecordPreparation(
             KINDS["invoices"],
             "invoices",
             api_url=api.url,
@@ -208,7 +208,7 @@ def deliver() -> Iterator[Any]:
             settings,
             report=report,
             watermark=Watermark(lambda _value: None),
-            rejects=None,
+            invalid=None,
             logger=logging.getLogger("test-target-tokens"),
         )
         engines.append(engine)

@@ -8,9 +8,10 @@ from decimal import Decimal
 
 import pytest
 from target_enectiva import DEFAULT_SENDER, schemas
+from target_enectiva.invalid import InvalidRecordError
 from target_enectiva.kinds import KINDS
 from target_enectiva.limiter import AdaptiveLimit
-from target_enectiva.sinks import InvalidRecordError, RequestPlan
+from target_enectiva.sinks import RecordPreparation
 from target_enectiva.watermark import Watermark
 
 from enectiva import times
@@ -18,7 +19,7 @@ from enectiva import times
 CUSTOMER = "11111111-2222-4333-8444-555555555555"
 
 
-def plan(kind: str, **kwargs) -> RequestPlan:
+def plan(kind: str, **kwargs) -> RecordPreparation:
     options = {
         "api_url": "http://api.test/",
         "customer_id": CUSTOMER,
@@ -27,7 +28,7 @@ def plan(kind: str, **kwargs) -> RequestPlan:
         "want_order": False,
     }
     options.update(kwargs)
-    return RequestPlan(KINDS[kind], kind, **options)
+    return RecordPreparation(KINDS[kind], kind, **options)
 
 
 # ---------- schemas ----------
