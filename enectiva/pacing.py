@@ -166,7 +166,8 @@ class Pacer:
     def _unbook(self, slot: Slot) -> None:
         if slot.booked:
             slot.booked = False
-            self._reserved -= 1
+            if slot.epoch == self._epoch:  # a new epoch forgot the older bookings
+                self._reserved -= 1
 
     def _idle_restart(self, now: float) -> None:
         """After a pause of a bucket's refill without starts, the bucket is full again and the
@@ -292,5 +293,7 @@ class Pacer:
         return best
 
     def _new_epoch(self, at: float) -> None:
+        """Move the schedule: bookings made before are re-booked when they come to start."""
         self._epoch += 1
         self._next_at = at
+        self._reserved = 0
