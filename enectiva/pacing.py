@@ -65,7 +65,7 @@ class PacerStats:
 
     requests: int = 0  # answers (429 included) and transport failures
     throttled: int = 0  # 429 answers
-    rate: float = 0.0  # the paced rate (requests per second) now
+    rate: float | None = None  # the paced rate (requests per second) at the latest answer
     learned: bool = False  # True when the rate is learned from 429s, not announced
 
 
@@ -152,8 +152,8 @@ class Pacer:
         at = max(now, self._next_at, self._resume_at)
         rate = self._rate_at(at)
         level = self._level(at)
-        if level is not None and rate > 0:
-            refill = self._rate if self._rate is not None else rate
+        refill = self._refill()
+        if level is not None and refill is not None:
             if level < 1.0:
                 at += (1.0 - level) / refill
             low = max(2.0, self._low_water * (self._capacity or refill))
@@ -199,10 +199,8 @@ class Pacer:
 
     def _level(self, t: float) -> float | None:
         """The bucket's estimated level at ``t``, or None without a ``remaining`` report."""
-        if self._report is None:
-            return None
-        refill = self._rate if self._rate is not None else self._estimate
-        if refill is None:
+        refill = self._refill()
+        if self._report is None or refill is None:
             return None
         remaining, seq, when = self._report
         level = remaining + refill * max(0.0, t - when) - (self._seq - seq - 1) - self._reserved
@@ -210,10 +208,23 @@ class Pacer:
             level = min(level, self._capacity)
         return level
 
-    def rate(self, now: float) -> float:
-        """The paced rate now (requests per second)."""
+    def _refill(self) -> float | None:
+        """The bucket's refill rate: announced, else estimated from 429s, else unknown."""
+        return self._rate if self._rate is not None else self._estimate
+
+    def rate(self, now: float) -> float | None:
+        """The paced rate now (requests per second); None while no limit was met (no rate
+        announced, no 429 yet: the pacer is still speeding up)."""
         with self._lock:
-            return self._rate_at(now)
+            return self._paced(now)
+
+    def _paced(self, now: float) -> float | None:
+        if self._rate is None and self._slow_start:
+            return None
+        rate = self._rate_at(now)
+        if self._rate is None and self._report is not None and self._estimate is not None:
+            rate = min(rate, self._estimate)  # the level guard holds it to the refill
+        return rate
 
     # ---------- answers ----------
 
@@ -233,7 +244,7 @@ class Pacer:
             if status == 429:
                 self.stats.throttled += 1
                 self._throttled(slot, now, retry_after)
-            self.stats.rate = self._rate_at(now)
+            self.stats.rate = self._paced(now)
             self.stats.learned = self._rate is None
 
     def failed(self, slot: Slot, now: float) -> None:

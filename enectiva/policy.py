@@ -27,7 +27,7 @@ import tokens, the login tokens with their access tokens; shared by every thread
 
     policy = CredentialPolicy("import_token", TokenPair(token, second, setting="import_token"))
 
-    # per request (synchronous driver; `clock` = time.monotonic, `sleep` = time.sleep)
+    # per request (synchronous driver; `clock` = time.time, `sleep` = time.sleep)
     attempts = Attempts()
     while True:
         slot = policy.reserve(clock())
@@ -52,18 +52,23 @@ import tokens, the login tokens with their access tokens; shared by every thread
             case Action.RENEW: exchange(); continue                 # then resend
             case _: sleep(decision.delay); continue                 # RETRY, SWITCH
 
-The asyncio driver is the same with ``await asyncio.sleep`` and ``loop.time`` as clock: no
-call here awaits or blocks (the internal ``threading.Lock`` is never held across an await).
-``max_concurrency`` stays the driver's ceiling of requests in flight (a semaphore around the
-loop above); the pacer spaces their starts.
+The clock is ``time.time`` (Unix seconds) in every call: access tokens expire and HTTP-date
+``Retry-After`` values count in Unix time, and the pacer only uses differences. The asyncio
+driver is the same loop with ``await asyncio.sleep``: no call here awaits or blocks (the
+internal ``threading.Lock`` is never held across an await). ``max_concurrency`` stays the
+driver's ceiling of requests in flight (a semaphore around the loop above); the pacer spaces
+their starts. Reads: a REJECT (404 ``not_found``, 400) has no record to reject; the driver
+decides (the target's "latest" lookup reads a 404 as "none", the tap stops). The run summary
+prints ``policy.summary(clock()).line()`` per credential.
 
 The access-token exchange (``POST /access_tokens`` with the login token) runs under the
 driver's own exchange lock (``threading.Lock`` / ``asyncio.Lock``) so that one caller
 exchanges while the others wait, re-checking ``policy.grant(now)`` after taking the lock. It
 goes through the same pacer (the login token's budget) with
-``Request(token="login", method="POST")`` and ``login = policy.tokens.login()``; on
-``Action.DONE`` the driver parses the token and calls ``policy.tokens.obtained(login,
-token)``; a 401 there yields SWITCH (retry the exchange with the second login token) or STOP.
+``Request(token="login", method="POST")`` and ``login = policy.login()`` as the grant; on
+``Action.DONE`` the driver parses the answer (``enectiva.auth.parse_access_token_document``)
+and calls ``policy.obtained(login, token)``; a 401 there yields SWITCH (log the warning,
+exchange again: ``policy.login()`` now gives the second login token) or STOP; a 403 STOP.
 """
 
 from __future__ import annotations
@@ -76,6 +81,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from enectiva.auth import AccessToken
 from enectiva.budget import Budget, parse_budget
 from enectiva.credentials import AccessTokens, Grant, Refusal, TokenPair, Verdict
 from enectiva.errors import DUPLICATE, DUPLICATE_BY_DEFAULT, UNKNOWN_CUSTOMER, Outcome
@@ -311,15 +317,19 @@ class CredentialSummary:
     setting: str  # the setting in use at the end
     requests: int
     throttled: int
-    rate: float  # the paced rate at the end, requests per second
+    rate: float | None  # the paced rate at the end (requests per second); None: no limit met
     learned: bool  # the rate was learned from 429s (no budget header named it)
     switches: int
 
     def line(self) -> str:
-        how = "learned" if self.learned else "announced"
+        if self.rate is None:
+            paced = "no rate limit met"
+        else:
+            how = "learned from 429s" if self.learned else "from budget headers"
+            paced = f"paced at {self.rate:.1f}/s ({how})"
         return (
-            f"{self.name}: {self.requests} requests, {self.throttled} answered 429, "
-            f"paced at {self.rate:.1f}/s ({how}), {self.switches} switches (using {self.setting})"
+            f"{self.name}: {self.requests} requests, {self.throttled} answered 429, {paced}, "
+            f"{self.switches} switches (using {self.setting})"
         )
 
 
@@ -358,6 +368,19 @@ class CredentialPolicy:
             return self.tokens.grant()
         return self.tokens.grant(now)
 
+    def login(self) -> Grant:
+        """The login token to send to ``POST /access_tokens`` (access credentials only)."""
+        return self._access().login()
+
+    def obtained(self, login: Grant, token: AccessToken) -> Grant:
+        """Store the access token an exchange with ``login`` returned (access credentials)."""
+        return self._access().obtained(login, token)
+
+    def _access(self) -> AccessTokens:
+        if not isinstance(self.tokens, AccessTokens):
+            raise TypeError(f"{self.name} holds no access tokens")
+        return self.tokens
+
     # answers
     def answered(
         self,
@@ -367,21 +390,22 @@ class CredentialPolicy:
         answer: Answer,
         attempts: Attempts,
         now: float,
-        *,
-        wall_now: float | None = None,
     ) -> Decision:
-        """Feed the pacer and the tokens, decide, and count the attempt."""
+        """Feed the pacer and the tokens, decide, and count the attempt (``now``: Unix
+        seconds, see the module docstring)."""
         budget: Budget | None = parse_budget(answer.headers) if answer.headers else None
         retry_after = (
-            retry_after_seconds(answer.header("Retry-After"), wall_now)
-            if answer.status == 429
-            else None
+            retry_after_seconds(answer.header("Retry-After"), now) if answer.status == 429 else None
         )
         self.pacer.answered(slot, now, answer.status, budget, retry_after)
         refusal = None
         if answer.status == 401:
             refusal = self._refused(request, grant, answer.describe(), now)
-        elif isinstance(self.tokens, AccessTokens) and request.token == "access":
+        elif (
+            isinstance(self.tokens, AccessTokens)
+            and request.token == "access"
+            and _authenticated(answer.status)
+        ):
             self.tokens.accepted(grant)
         decision = decide(
             request,
@@ -389,7 +413,7 @@ class CredentialPolicy:
             attempts,
             self.limits,
             refusal=refusal,
-            wall_now=wall_now,
+            wall_now=now,
             rng=self._rng,
         )
         _count(attempts, answer.status)
@@ -431,6 +455,12 @@ class CredentialPolicy:
             learned=stats.learned,
             switches=pair.switches,
         )
+
+
+def _authenticated(status: int) -> bool:
+    """Whether an answer shows the token passed authentication: a server checks the rate
+    limit and the media type first (contract section 5), and errors say nothing."""
+    return 200 <= status < 500 and status not in (401, 406, 408, 415, 429)
 
 
 def _count(attempts: Attempts, status: int) -> None:

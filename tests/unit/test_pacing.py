@@ -93,6 +93,8 @@ def run(
     headers: str | None,
     seed: int = 1,
     start_level: float | None = None,
+    idle_every: int = 0,
+    idle: float = 0.0,
 ) -> tuple[BucketServer, Pacer]:
     """Deliver ``records`` through ``workers`` concurrent requests; event-driven, no wall clock."""
     rng = random.Random(seed)
@@ -102,7 +104,9 @@ def run(
     clock = [0.0]
 
     def worker() -> Generator[float | Send, tuple[int, dict[str, str]] | None, None]:
-        for _record in todo:
+        for record in todo:
+            if idle_every and record % idle_every == idle_every - 1:
+                yield idle  # e.g. the tap between streams, the target waiting for input
             while True:
                 slot = pacer.reserve(clock[0])
                 while (wait := pacer.start(slot, clock[0])) > 0:
@@ -191,7 +195,7 @@ def test_a_drained_bucket_at_start_is_refilled_not_hammered():
     assert server.achieved >= 0.95 * 50
 
 
-@settings(deadline=None, max_examples=15)
+@settings(deadline=None, max_examples=15, derandomize=True)
 @given(
     rate=st.sampled_from([5.0, 10.0, 37.0, 100.0, 250.0]),
     rtt=st.floats(min_value=0.005, max_value=0.3),
@@ -206,3 +210,40 @@ def test_headers_keep_any_client_a_good_citizen(rate, rtt, workers, seed):
     # a client with few workers and a long round trip cannot reach R: it must not be slowed
     ceiling = min(rate, workers / rtt)
     assert server.achieved >= 0.9 * ceiling
+
+
+@pytest.mark.parametrize("headers", ["ours", None])
+def test_idle_spells_do_not_end_in_a_burst_of_429s(headers: str | None) -> None:
+    server, _ = run(
+        rate=20.0, rtt=0.05, workers=8, records=2000, headers=headers, idle_every=50, idle=3.0
+    )
+    total = server.accepted + server.refused
+    assert server.refused / total <= (0.01 if headers else 0.05), (server.refused, total)
+    assert server.accepted == 2000
+
+
+@pytest.mark.parametrize("headers", ["ours", "ietf", None])
+def test_tap_shaped_load_few_threads_one_page_each(headers: str | None) -> None:
+    # the tap: a few streams in threads, each sending its next page when the last arrived
+    server, pacer = run(rate=20.0, rtt=0.08, workers=4, records=1200, headers=headers)
+    total = server.accepted + server.refused
+    assert server.refused / total <= (0.01 if headers else 0.05)
+    assert server.achieved >= (0.95 if headers else 0.90) * 20
+    assert pacer.stats.rate == pytest.approx(20.0, rel=0.1)
+
+
+@settings(deadline=None, max_examples=10, derandomize=True)
+@given(
+    rate=st.sampled_from([5.0, 20.0, 100.0, 250.0]),
+    rtt=st.floats(min_value=0.005, max_value=0.3),
+    workers=st.integers(min_value=1, max_value=48),
+    seed=st.integers(min_value=0, max_value=10_000),
+    family=st.sampled_from([None, "enerkey"]),
+)
+def test_without_a_rate_any_client_stays_within_the_contract(rate, rtt, workers, seed, family):
+    server, _ = run(
+        rate=rate, rtt=rtt, workers=workers, records=int(rate * 40), headers=family, seed=seed
+    )
+    total = server.accepted + server.refused
+    assert server.refused / total <= 0.05
+    assert server.achieved >= 0.9 * min(rate, workers / rtt)
