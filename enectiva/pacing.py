@@ -110,6 +110,11 @@ class Pacer:
         self._starts: deque[float] = deque(maxlen=HISTORY)
         self.stats = PacerStats()
 
+    @property
+    def in_flight(self) -> int:
+        """Requests started and not yet answered."""
+        return self._in_flight
+
     # ---------- schedule ----------
 
     def reserve(self, now: float) -> Slot:

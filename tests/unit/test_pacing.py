@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
+import threading
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
@@ -247,3 +248,35 @@ def test_without_a_rate_any_client_stays_within_the_contract(rate, rtt, workers,
     total = server.accepted + server.refused
     assert server.refused / total <= 0.05
     assert server.achieved >= 0.9 * min(rate, workers / rtt)
+
+
+def test_shared_by_threads_the_counts_stay_exact() -> None:
+    # a fake clock (no sleeping): each thread starts its booked slot at the booked time
+    pacer = Pacer()
+    headers = {"X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": "900"}
+
+    def work() -> None:
+        for _ in range(500):
+            slot = pacer.reserve(0.0)
+            at = slot.at
+            while (wait := pacer.start(slot, at)) > 0:
+                at += wait
+            pacer.answered(slot, at + 0.01, 200, parse_budget(headers))
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert pacer.stats.requests == 4000 and pacer.in_flight == 0
+    assert pacer.stats.rate == 1000.0
+
+
+def test_a_cancelled_slot_is_given_back() -> None:
+    pacer = Pacer()
+    booked = pacer.reserve(0.0)
+    pacer.cancel(booked)
+    started = pacer.reserve(0.0)
+    assert pacer.start(started, started.at) == 0.0 and pacer.in_flight == 1
+    pacer.cancel(started)
+    assert pacer.in_flight == 0
