@@ -1,16 +1,12 @@
 """JSON:API error bodies (server side) and what each answer means to a client.
 
-The classification is the single place that decides "already delivered", "rejected",
-"retry", "renew the token" or "stop the run" for the tap and the target alike.
+What a client does with an answer is decided in :mod:`enectiva.policy`.
 """
 
 from __future__ import annotations
 
-import email.utils
 import enum
 import json
-import random
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,45 +126,25 @@ class Outcome(enum.Enum):
     FATAL = "fatal"  # credentials, customer, media type: stop the run
 
 
+# The decisions moved to enectiva.policy (issue 11); these stay while the plugins call them.
+
+
 def classify(status: int, code: str | None, *, kind: str | None, method: str) -> Outcome:
-    """Map an answer to an outcome (contract sections 1, 5 and 7)."""
-    if 200 <= status < 300:
-        return Outcome.OK
-    if status == 429:
-        return Outcome.RATE_LIMITED
-    if status >= 500 or status == 408:
-        return Outcome.RETRY
-    if status == 401:
-        return Outcome.RENEW_TOKEN
-    if status in (403, 406, 415):
-        return Outcome.FATAL
-    if status == 404:
-        if code == UNKNOWN_CUSTOMER:
-            return Outcome.FATAL
-        return Outcome.ALREADY_DELETED if method == "DELETE" else Outcome.REJECT
-    if status == 409:
-        if code == DUPLICATE or (code is None and kind in DUPLICATE_BY_DEFAULT):
-            return Outcome.DUPLICATE
-        return Outcome.REJECT
-    return Outcome.REJECT
+    """See :func:`enectiva.policy.classify`."""
+    from enectiva import policy  # policy imports this module
+
+    return policy.classify(status, code, kind=kind, method=method)
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """``Retry-After`` as seconds: an integer, or an HTTP date (contract section 5)."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+    """See :func:`enectiva.policy.retry_after_seconds`."""
+    from enectiva import policy
+
+    return policy.retry_after_seconds(value, now)
 
 
 def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 30.0) -> float:
-    """Exponential backoff with full jitter for retry ``attempt`` (1-based)."""
-    return random.uniform(0, min(cap, base * (2 ** (attempt - 1))))
+    """See :func:`enectiva.policy.backoff_delay`."""
+    from enectiva import policy
+
+    return policy.backoff_delay(attempt, base=base, cap=cap)
