@@ -140,6 +140,8 @@ class RecordPreparation:
         if self.sends_sender and "sender" not in attributes:
             attributes["sender"] = self.sender
         instants, zoned, inferred = self.read_times(attributes)
+        if zoned is not None:
+            _write_offsets(attributes, zoned, self.default_tz)
         violations = rules.check_input(
             self.kind.api_type,
             attributes,
@@ -157,8 +159,6 @@ class RecordPreparation:
         if violations:
             raise InvalidRecordError(key, _reason(violations))
         self._accepted(attributes, instants, inferred)
-        if zoned is not None:
-            _write_offsets(attributes, zoned, self.default_tz)
         order_value = None
         if self.plan.latest is not None and self.kind.order_field:
             found = instants.get(self.kind.order_field)
@@ -170,8 +170,9 @@ class RecordPreparation:
     def read_times(self, attributes: dict[str, t.Any]) -> tuple[Instants, Zoned | None, bool]:
         """Each time field parsed once; those written without offset read in the zone.
 
-        Returns the instants, the zoned times (to be rewritten with their offset after the
-        rules are checked: the check sees the record as written) and whether
+        Returns the instants, the zoned times (rewritten with their offset before the rules
+        are checked: the rules judge times by ``instants``, and the schema's fast check then
+        passes a valid record instead of falling back to the slow validator) and whether
         ``ambiguous_local_times: infer`` chose an occurrence. The first time field is the
         record's own time; a later one (a profile's ``to``) follows it: at a repeated hour it
         is read after the record's own instant, not after the previous record. A time in a DST
@@ -224,6 +225,8 @@ class RecordPreparation:
         if self.plan.delete is None:
             raise InvalidRecordError(key, f"{self.kind.name} cannot be deleted")
         instants, zoned, inferred = self.read_times(attributes)
+        if zoned is not None:
+            _write_offsets(attributes, zoned, self.default_tz)
         violations = [
             v
             for v in rules.check_input(
@@ -238,8 +241,6 @@ class RecordPreparation:
         if violations:
             raise InvalidRecordError(key, _reason(violations))
         self._accepted(attributes, instants, inferred)
-        if zoned is not None:
-            _write_offsets(attributes, zoned, self.default_tz)
         return self.plan.delete_job(attributes, key=key, record=record)
 
 
