@@ -2,8 +2,10 @@
 
 Hourly cumulative registers of four meters of one office building over three months, written
 the way building-management systems export them: local wall-clock times without an offset
-(Europe/Prague), one row per meter and hour. On the night clocks go back, the repeated hour is
-written once (the export keys rows by local time), so no row is ambiguous twice.
+(Europe/Prague), one row per meter and hour. On the night clocks go back (2026-10-25) the
+hour from 02:00 happens twice, and the export writes it twice, as a real one does: two rows
+per meter stamped ``02:00:00``, the first meaning 02:00 CEST, the second 02:00 CET. The target
+tells them apart by the order of the rows (``ambiguous_local_times: infer``).
 
 Run ``python demo/make_csv.py`` to regenerate; the output is committed and must not change
 unless this script does.
@@ -16,7 +18,7 @@ import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -24,6 +26,8 @@ OUTPUT = Path(__file__).resolve().parent / "data" / "bms_export.csv"
 LOCAL_ZONE = ZoneInfo("Europe/Prague")
 FIRST_LOCAL = datetime(2026, 8, 1, 0, 0)
 LAST_LOCAL = datetime(2026, 10, 31, 23, 0)
+#: The night clocks go back inside the export: 02:00-03:00 local happens twice.
+FALL_BACK = date(2026, 10, 25)
 SEED = 20260801
 COLUMNS = ("timestamp", "meter", "register_kwh", "unit")
 
@@ -48,18 +52,12 @@ METERS = (
 )
 
 
-def hours() -> Iterator[tuple[datetime, bool]]:
-    """Every hour of the period as naive local time, and whether the export writes a row for it.
-
-    The second pass of the repeated hour when clocks go back is consumed but not written.
-    """
+def hours() -> Iterator[datetime]:
+    """Every hour of the period, in time order, as naive local time (the repeated hour twice)."""
     instant = FIRST_LOCAL.replace(tzinfo=LOCAL_ZONE).astimezone(UTC)
     last = LAST_LOCAL.replace(tzinfo=LOCAL_ZONE).astimezone(UTC)
-    written: set[datetime] = set()
     while instant <= last:
-        local = instant.astimezone(LOCAL_ZONE).replace(tzinfo=None)
-        yield local, local not in written
-        written.add(local)
+        yield instant.astimezone(LOCAL_ZONE).replace(tzinfo=None)
         instant += timedelta(hours=1)
 
 
@@ -96,11 +94,10 @@ def rows() -> Iterator[tuple[str, str, str, str]]:
     """The export's rows in time order, all meters per hour."""
     rng = random.Random(SEED)
     registers = {meter.tag: meter.register_start for meter in METERS}
-    for local, exported in hours():
+    for local in hours():
         stamp = local.strftime("%Y-%m-%d %H:%M:%S")
         for meter in METERS:
-            if exported:
-                yield stamp, meter.tag, f"{registers[meter.tag]:.2f}", "kWh"
+            yield stamp, meter.tag, f"{registers[meter.tag]:.2f}", "kWh"
             registers[meter.tag] += hourly_kwh(meter, local, rng)
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import date, tzinfo
 from pathlib import Path
 
-from demo.warehouse import MONTHS_SHOWN, MeterSummary
+from demo.warehouse import MONTHS_SHOWN, MeterSummary, NightReadings
 
 
 @dataclass
@@ -21,11 +22,49 @@ class StreamLine:
 
 
 @dataclass
+class FallBackMeter:
+    """One meter's readings across the repeated hour: local wall times and their instants."""
+
+    import_id: str
+    local: list[str]  # HH:MM in the export's zone, in time order (02:00 twice)
+    utc: list[str]  # HH:MM UTC of the same readings
+
+    @property
+    def distinct(self) -> int:
+        return len(set(self.utc))
+
+
+@dataclass
+class FallBack:
+    """The night clocks went back inside the export, and where its readings landed."""
+
+    night: str  # YYYY-MM-DD
+    zone: str
+    meters: list[FallBackMeter] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, readings: list[NightReadings], zone: tzinfo, night: date) -> FallBack:
+        return cls(
+            night=night.isoformat(),
+            zone=str(getattr(zone, "key", zone)),
+            meters=[
+                FallBackMeter(
+                    import_id=r.import_id,
+                    local=r.walls(zone),
+                    utc=[i.strftime("%H:%M") for i in r.instants],
+                )
+                for r in readings
+            ],
+        )
+
+
+@dataclass
 class Report:
     database: str
     pushed: int  # CSV records the CSV tap emitted into target-enectiva in this run
     streams: list[StreamLine] = field(default_factory=list)
     meters: list[MeterSummary] = field(default_factory=list)
+    fall_back: FallBack | None = None
     seconds: float = 0.0
 
     def stream(self, name: str) -> StreamLine:
@@ -70,6 +109,15 @@ def render(report: Report) -> str:
         lines.append(
             f"  {m.name:<{width}}  {m.import_id:<22}{m.readings:>8,} readings   {months}  {total}"
         )
+    if report.fall_back is not None and report.fall_back.meters:
+        night = report.fall_back
+        lines += ["", f"DST change {night.night} ({night.zone}, clocks went back):"]
+        width = max(len(m.import_id) for m in night.meters)
+        for m in night.meters:
+            lines.append(
+                f"  {m.import_id:<{width}}  {', '.join(m.local)} local -> {m.distinct} distinct "
+                f"instants UTC {', '.join(m.utc)}"
+            )
     lines += ["", f"Warehouse (DuckDB): {report.database}"]
     query = f"import duckdb; duckdb.connect('{report.database}').sql('SHOW ALL TABLES').show()"
     lines.append(f'Query it: .venv/bin/python -c "{query}"')

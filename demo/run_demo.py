@@ -25,9 +25,9 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from enectiva_sandbox.process import Sandbox
 from enectiva_sandbox.store import DATA_FORMAT, data_format
 
-from demo import plot, warehouse
+from demo import make_csv, plot, warehouse
 from demo.meltano_cli import Meltano, ensure_meltano, project_lock
-from demo.report import Report, StreamLine, render
+from demo.report import FallBack, Report, StreamLine, render
 from demo.sandbox_env import sandbox_variables
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,6 +126,10 @@ def _run(output: Path, port: int) -> Report:
             )
         )
     report.meters = warehouse.meter_summaries(database)
+    night = warehouse.readings_around_fall_back(
+        database, [m.tag for m in make_csv.METERS], make_csv.LOCAL_ZONE, make_csv.FALL_BACK
+    )
+    report.fall_back = FallBack.of(night, make_csv.LOCAL_ZONE, make_csv.FALL_BACK)
     report.seconds = round(time.monotonic() - started, 1)
     print(render(report))
     report.write(output / "report.json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, time, tzinfo
 from pathlib import Path
 
 import duckdb
@@ -30,6 +30,18 @@ class MeterSummary:
     @property
     def consumption(self) -> float:
         return sum(value for _, value in self.months)
+
+
+@dataclass
+class NightReadings:
+    """One meter's readings around a night when clocks went back, as the warehouse holds them."""
+
+    import_id: str
+    instants: list[datetime]  # UTC, in time order
+
+    def walls(self, zone: tzinfo) -> list[str]:
+        """The local wall-clock times (``HH:MM``) the instants show in ``zone``."""
+        return [i.astimezone(zone).strftime("%H:%M") for i in self.instants]
 
 
 @contextlib.contextmanager
@@ -145,6 +157,35 @@ def meter_summaries(path: Path) -> list[MeterSummary]:
                 )
             )
         return summaries
+
+
+def readings_around_fall_back(
+    path: Path, import_ids: list[str], zone: tzinfo, night: date
+) -> list[NightReadings]:
+    """Per meter (``import_ids``), its readings from 01:00 to 03:00 local on ``night``.
+
+    Those wall times span the repeated hour: an hourly meter shows 01:00, 02:00, 02:00, 03:00,
+    on four distinct instants when the repeated hour landed apart.
+    """
+    first = datetime.combine(night, time(1), tzinfo=zone).astimezone(UTC)
+    last = datetime.combine(night, time(3), tzinfo=zone).astimezone(UTC)
+    with connect(path) as connection:
+        if connection is None or "readings" not in tables(connection):
+            return []
+        # Times are read as text and parsed here: the loader may store them with or without
+        # a zone; a time without one is UTC (the tap emits UTC).
+        rows = connection.execute(
+            f"SELECT import_id, CAST(time AS VARCHAR) FROM {_table('readings')} "
+            f"WHERE import_id IN (SELECT unnest(?))",
+            [import_ids],
+        ).fetchall()
+    found: dict[str, list[datetime]] = {name: [] for name in import_ids}
+    for import_id, text in rows:
+        instant = datetime.fromisoformat(text)
+        instant = instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant
+        if first <= instant <= last:
+            found[import_id].append(instant.astimezone(UTC))
+    return [NightReadings(name, sorted(found[name])) for name in import_ids if found[name]]
 
 
 def monthly_consumption(path: Path) -> dict[str, list[tuple[str, float, str]]]:

@@ -17,13 +17,19 @@ from collections.abc import Hashable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Literal
 
+from enectiva.times import TimeFormatError
+
 AmbiguityPolicy = Literal["infer", "earliest", "latest", "refuse"]
 POLICIES: tuple[AmbiguityPolicy, ...] = ("infer", "earliest", "latest", "refuse")
 DEFAULT_POLICY: AmbiguityPolicy = "infer"
 
 
-class LocalTimeError(ValueError):
-    """A local time that names no instant, or two under ``refuse``: the reason says which."""
+class LocalTimeError(TimeFormatError):
+    """A local time that names no instant, or two under ``refuse``: the reason says which.
+
+    A :class:`~enectiva.times.TimeFormatError`, so callers that check a record's times
+    (``enectiva.rules.check_input``) report it like any other unreadable time.
+    """
 
 
 def occurrences(naive: datetime, zone: tzinfo) -> list[datetime]:

@@ -1,4 +1,8 @@
-"""Per-stream counts of what the target did, and the summary it logs."""
+"""Per-stream counts of what the target did, and the summary it logs.
+
+``inferred`` counts records whose local time fell in a repeated hour and was placed by
+``ambiguous_local_times: infer``; it is shown only when not zero.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,10 @@ COUNTERS = (
     "retried",
     "throttled",
     "validated",
+    "inferred",
 )
+#: Shown only when not zero (only runs reading local times at a repeated hour have them).
+WHEN_NOT_ZERO = frozenset({"inferred"})
 
 
 class Report:
@@ -64,7 +71,11 @@ class Report:
                     "validated",
                 )
             )
-            parts = ", ".join(f"{c} {counts[c]}" for c in COUNTERS if c != "throttled")
+            parts = ", ".join(
+                f"{c} {counts[c]}"
+                for c in COUNTERS
+                if c != "throttled" and (counts[c] or c not in WHEN_NOT_ZERO)
+            )
             out.append(
                 f"{label} stream {stream}: {parts}, 429s {counts['throttled']}, "
                 f"{done / elapsed:.1f} records/s"

@@ -14,6 +14,7 @@ from datetime import tzinfo
 from singer_sdk import typing as th
 
 from enectiva import times
+from enectiva.local_times import DEFAULT_POLICY, POLICIES, AmbiguityPolicy
 from target_enectiva import DEFAULT_SENDER
 from target_enectiva.kinds import KINDS, Kind, kind_of
 
@@ -110,6 +111,16 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "ambiguous_local_times",
+        th.StringType(allowed_values=list(POLICIES)),
+        default=DEFAULT_POLICY,
+        description=(
+            "A local time that occurs twice (clocks go back): `infer` takes the first "
+            "occurrence unless the series' previous record is at or after it; `earliest` / "
+            "`latest` always take that one; `refuse` makes it an invalid record."
+        ),
+    ),
+    th.Property(
         "stream_kinds",
         th.ObjectType(additional_properties=th.StringType(allowed_values=KIND_NAMES)),
         description=(
@@ -166,6 +177,7 @@ class TargetSettings:
     dry_run: bool
     skip_already_imported: bool
     input_time_zone: tzinfo | None  # None: times without offset are refused
+    ambiguous_local_times: AmbiguityPolicy
     stream_kinds: Mapping[str, str]
     skip_unknown_streams: bool  # unknown_streams: skip
     verify_tls: bool
@@ -189,6 +201,7 @@ class TargetSettings:
             dry_run=bool(_value(config, "dry_run")),
             skip_already_imported=bool(_value(config, "skip_already_imported")),
             input_time_zone=times.zone(tz_name) if tz_name else None,
+            ambiguous_local_times=_value(config, "ambiguous_local_times"),
             stream_kinds=dict(config.get("stream_kinds") or {}),
             skip_unknown_streams=_value(config, "unknown_streams") == "skip",
             verify_tls=bool(_value(config, "verify_tls")),

@@ -2,7 +2,9 @@
 
 A record's steps, all here: the stream's record kind (chosen once per sink), the tap's SCHEMA
 (opt-in, ``validate_records``), the attributes of the kind, the times (each parsed once; a
-time without offset read in ``input_time_zone``), the contract's rules
+time without offset read in ``input_time_zone`` through the sink's
+:class:`~enectiva.local_times.SeriesClock`, which settles DST gaps and repeated hours), the
+contract's rules
 (:func:`enectiva.rules.check_input`), then the request (:class:`~target_enectiva.plan.RequestPlan`).
 A record breaking a rule goes to :class:`~target_enectiva.invalid.InvalidRecords`; a finished
 :class:`~target_enectiva.plan.Job` goes to the outlet (the delivery engine, or a dry-run count).
@@ -24,11 +26,13 @@ from singer_sdk.sinks import RecordSink
 from typing_extensions import override
 
 from enectiva import rules
+from enectiva.local_times import DEFAULT_POLICY, AmbiguityPolicy, SeriesClock
 from enectiva.times import TimeFormatError, attach_zone, format_offset, parse_written
 from target_enectiva.invalid import InvalidRecordError, InvalidRecords
 from target_enectiva.kinds import DELETED_AT_FIELD, INVOICE_METER_FIELD, Kind
 from target_enectiva.outlet import Outlet
 from target_enectiva.plan import Job, RequestPlan
+from target_enectiva.report import Report
 from target_enectiva.settings import TargetSettings
 
 if t.TYPE_CHECKING:
@@ -41,6 +45,8 @@ KEY_VALUE_CHARS = 60
 
 #: Each time field parsed once: the instant, or the error its value raised.
 Instants = dict[str, datetime | TimeFormatError]
+#: Times written without offset, read in ``input_time_zone``: (field, its instant), in order.
+Zoned = list[tuple[str, datetime]]
 
 
 @t.runtime_checkable
@@ -49,6 +55,7 @@ class SinkHost(t.Protocol):
 
     outlet: Outlet
     invalid: InvalidRecords
+    report: Report
 
 
 class RecordPreparation:
@@ -64,12 +71,24 @@ class RecordPreparation:
         sender: str,
         default_tz: tzinfo | None,
         want_order: bool,
+        ambiguous: AmbiguityPolicy = DEFAULT_POLICY,
+        report: Report | None = None,
     ) -> None:
         self.kind = kind
         self.stream = stream
         self.customer_id = customer_id
         self.sender = sender
         self.default_tz = default_tz
+        #: Reads times without offset (None: no ``input_time_zone``, such times are refused).
+        #: It sees this stream's records in input order; each series' previous instant is
+        #: what ``ambiguous_local_times: infer`` decides a repeated hour by.
+        self.clock = (
+            SeriesClock(default_tz, ambiguous)
+            if default_tz is not None and kind.time_fields
+            else None
+        )
+        #: Counts records whose time ``infer`` chose (the summary's ``inferred``).
+        self.report = report
         self.plan = RequestPlan(
             kind, stream, api_url=api_url, customer_id=customer_id, want_order=want_order
         )
@@ -79,7 +98,9 @@ class RecordPreparation:
         self.key_fields = frozenset(kind.key_fields)
 
     @classmethod
-    def from_settings(cls, kind: Kind, stream: str, settings: TargetSettings) -> RecordPreparation:
+    def from_settings(
+        cls, kind: Kind, stream: str, settings: TargetSettings, report: Report | None = None
+    ) -> RecordPreparation:
         return cls(
             kind,
             stream,
@@ -88,6 +109,8 @@ class RecordPreparation:
             sender=settings.sender,
             default_tz=settings.input_time_zone,
             want_order=settings.skip_already_imported,
+            ambiguous=settings.ambiguous_local_times,
+            report=report,
         )
 
     def key_of(self, record: dict[str, t.Any]) -> str:
@@ -116,7 +139,9 @@ class RecordPreparation:
             return self._delete_job(record, attributes, key)
         if self.sends_sender and "sender" not in attributes:
             attributes["sender"] = self.sender
-        instants, zoned = self.read_times(attributes)
+        instants, zoned, inferred = self.read_times(attributes)
+        if zoned is not None:
+            _write_offsets(attributes, zoned, self.default_tz)
         violations = rules.check_input(
             self.kind.api_type,
             attributes,
@@ -133,8 +158,7 @@ class RecordPreparation:
                 )
         if violations:
             raise InvalidRecordError(key, _reason(violations))
-        if zoned is not None:
-            _write_offsets(attributes, zoned)
+        self._accepted(attributes, instants, inferred)
         order_value = None
         if self.plan.latest is not None and self.kind.order_field:
             found = instants.get(self.kind.order_field)
@@ -143,17 +167,23 @@ class RecordPreparation:
             attributes, key=key, record=record, meter_id=meter_id, order_value=order_value
         )
 
-    def read_times(
-        self, attributes: dict[str, t.Any]
-    ) -> tuple[Instants, list[tuple[str, datetime]] | None]:
-        """Each time field parsed once, and those written without offset, read in the zone.
+    def read_times(self, attributes: dict[str, t.Any]) -> tuple[Instants, Zoned | None, bool]:
+        """Each time field parsed once; those written without offset read in the zone.
 
-        The rules are checked on these instants; a zoned time is rewritten with its offset
-        after the check (the check sees the record as written). Reading a local time at a
-        DST change (and the previous record of its series it needs) belongs here.
+        Returns the instants, the zoned times (rewritten with their offset before the rules
+        are checked: the rules judge times by ``instants``, and the schema's fast check then
+        passes a valid record instead of falling back to the slow validator) and whether
+        ``ambiguous_local_times: infer`` chose an occurrence. The first time field is the
+        record's own time; a later one (a profile's ``to``) follows it: at a repeated hour it
+        is read after the record's own instant, not after the previous record. A time in a DST
+        gap, or a repeated one under ``refuse``, becomes the field's error (the record is
+        invalid). Times with an offset are instants: the clock is never asked about them.
         """
         instants: Instants = {}
-        zoned: list[tuple[str, datetime]] | None = None
+        zoned: Zoned | None = None
+        inferred = False
+        own: datetime | None = None  # the record's own instant, once read
+        series: tuple[str, str] | None = None
         for name in self.time_fields:
             value = attributes.get(name)
             if value is None:
@@ -161,17 +191,42 @@ class RecordPreparation:
             try:
                 moment = parse_written(value)
                 if moment.tzinfo is None:
-                    moment = attach_zone(moment, self.default_tz)
+                    if self.clock is None:
+                        moment = attach_zone(moment, self.default_tz)  # no zone: refused
+                    else:
+                        if series is None:
+                            series = rules.series_key(attributes)
+                        moment, chose = self.clock.read(moment, series, after=own)
+                        inferred = inferred or chose
                     zoned = [(name, moment)] if zoned is None else [*zoned, (name, moment)]
-                instants[name] = moment
             except TimeFormatError as exc:
                 instants[name] = exc
-        return instants, zoned
+                continue
+            instants[name] = moment
+            if own is None:
+                own = moment
+        return instants, zoned, inferred
+
+    def _accepted(self, attributes: dict[str, t.Any], instants: Instants, inferred: bool) -> None:
+        """A record passed every check: its series' next record follows its own time.
+
+        Called only then (the contract leaves records refused as invalid out of ``infer``);
+        times with an offset count too. A dict store: cheap on the per-record path.
+        """
+        if self.clock is None:
+            return
+        own = instants.get(self.time_fields[0])
+        if isinstance(own, datetime):
+            self.clock.keep(rules.series_key(attributes), own)
+        if inferred and self.report is not None:
+            self.report.add(self.stream, "inferred")
 
     def _delete_job(self, record: dict[str, t.Any], attributes: dict[str, t.Any], key: str) -> Job:
         if self.plan.delete is None:
             raise InvalidRecordError(key, f"{self.kind.name} cannot be deleted")
-        instants, zoned = self.read_times(attributes)
+        instants, zoned, inferred = self.read_times(attributes)
+        if zoned is not None:
+            _write_offsets(attributes, zoned, self.default_tz)
         violations = [
             v
             for v in rules.check_input(
@@ -185,8 +240,7 @@ class RecordPreparation:
         ]
         if violations:
             raise InvalidRecordError(key, _reason(violations))
-        if zoned is not None:
-            _write_offsets(attributes, zoned)
+        self._accepted(attributes, instants, inferred)
         return self.plan.delete_job(attributes, key=key, record=record)
 
 
@@ -215,7 +269,9 @@ class EnectivaSink(RecordSink):
         kind = settings.kind_of(stream_name)
         if kind is None:  # the target routes only streams of a kind here
             raise TypeError(f"stream {stream_name} maps to no record kind")
-        self.prepare = RecordPreparation.from_settings(kind, stream_name, settings)
+        self.prepare = RecordPreparation.from_settings(
+            kind, stream_name, settings, report=target.report
+        )
         self._outlet = target.outlet
         self._invalid = target.invalid
 
@@ -276,10 +332,10 @@ def _plain(value: t.Any) -> t.Any:
     return float(value) if isinstance(value, decimal.Decimal) else value
 
 
-def _write_offsets(attributes: dict[str, t.Any], zoned: list[tuple[str, datetime]]) -> None:
-    """Times read in ``input_time_zone`` are sent with their offset."""
+def _write_offsets(attributes: dict[str, t.Any], zoned: Zoned, zone: tzinfo | None) -> None:
+    """Times read in ``input_time_zone`` are sent with that zone's offset (same wall clock)."""
     for name, moment in zoned:
-        attributes[name] = format_offset(moment)
+        attributes[name] = format_offset(moment.astimezone(zone) if zone else moment)
 
 
 def _reason(violations: list[rules.Violation]) -> str:

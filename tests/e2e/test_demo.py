@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
+from enectiva.local_times import SeriesClock
 from tests.e2e.conftest import MELTANO_GROUP, ROOT, TAP_STREAMS
 from tests.support.sandbox import Sandbox
 
@@ -28,6 +30,7 @@ pytestmark = [pytest.mark.slow, MELTANO_GROUP, pytest.mark.timeout(1200)]
 SCRIPT = ROOT / "demo" / "run_demo.py"
 CSV_FILE = ROOT / "demo" / "data" / "bms_export.csv"
 CSV_ZONE = ZoneInfo("Europe/Prague")  # the target's input_time_zone in meltano.yml
+FALL_BACK = "2026-10-25"  # clocks went back inside the export: 02:00 is written twice
 
 
 @dataclass
@@ -55,12 +58,18 @@ def run_demo(output_dir: Path) -> DemoRun:
 
 
 def csv_rows() -> dict[str, list[tuple[datetime, float]]]:
-    """The shipped export per meter: (UTC instant, register), read independently of the target."""
+    """The shipped export per meter: (UTC instant, register), read independently of the target.
+
+    Local times are read by the contract's rule (section 5, ``infer``): a repeated hour is the
+    second occurrence when the meter's previous row is at or after the first.
+    """
     rows: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+    clock = SeriesClock(CSV_ZONE, "infer")
     with CSV_FILE.open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             local = datetime.strptime(row["timestamp"], "%Y-%m-%d %H:%M:%S")
-            instant = local.replace(tzinfo=CSV_ZONE).astimezone(UTC)
+            instant, _ = clock.read(local, row["meter"])
+            clock.keep(row["meter"], instant)
             rows[row["meter"]].append((instant, float(row["register_kwh"])))
     return rows
 
@@ -129,9 +138,17 @@ def check_csv_readings_arrive_in_utc_with_the_right_deltas(first: DemoRun, demo_
         if reading["import_id"] in expected:
             by_meter[reading["import_id"]].append((reading["time"], reading["state"]))
     meters = {m["import_id"]: m for m in first.report["meters"]}
+    night = {m["import_id"]: m for m in first.report["fall_back"]["meters"]}
+    assert first.report["fall_back"]["night"] == FALL_BACK
     for import_id, rows in expected.items():
         want = sorted((t.strftime("%Y-%m-%dT%H:%M:%SZ"), s) for t, s in rows)
+        assert len({t for t, _ in want}) == len(want), import_id  # every row its own instant
         assert sorted(by_meter[import_id]) == want, import_id
+        # the export's repeated hour: 02:00 twice, on two instants an hour apart
+        assert night[import_id]["local"] == ["01:00", "02:00", "02:00", "03:00"], import_id
+        assert night[import_id]["utc"] == ["23:00", "00:00", "01:00", "02:00"], import_id
+        line = "01:00, 02:00, 02:00, 03:00 local -> 4 distinct instants UTC 23:00, 00:00, 01:00"
+        assert re.search(rf"{re.escape(import_id)} +{re.escape(line)}", first.output), import_id
         summary = meters[import_id]
         assert summary["readings"] == len(rows)
         # Months are UTC months (meters created by imports are UTC): the latest three are

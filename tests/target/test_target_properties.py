@@ -1,7 +1,8 @@
 """Property tests of the target's own record conversion (``RecordPreparation.job_for``).
 
 - a time without offset read in ``input_time_zone`` is sent with that zone's offset, on the
-  same wall clock, and means the same instant (an ambiguous one: the first occurrence);
+  same wall clock, and means the same instant (an ambiguous one, with no previous record of
+  its series: the first occurrence); one in a DST gap is refused, naming the gap and zone;
 - ``suit`` absent or null is the ``default`` series, for creates and deletes;
 - any record built from the target's own record schemas (plus values off the schema) either
   becomes a request whose body the contract accepts, or is refused with a named rule
@@ -122,10 +123,6 @@ def test_a_naive_time_is_sent_with_the_zones_offset_and_means_the_same_instant(
     tz_name, local = zoned
     wall = local.replace(microsecond=0).isoformat()
     value_field = "state" if kind == "readings" else "value"
-    job = plan_for(kind, tz_name).job_for({"time": wall, value_field: 1.0, "import_id": "m"})
-    sent = attributes_of(job)["time"]
-    instant = parse_timestamp(sent)  # raises when the offset is missing
-    assert sent[:19] == wall  # same wall clock, offset appended
     zone = ZoneInfo(tz_name)
     naive = datetime.fromisoformat(wall)
     occurrences = sorted(
@@ -136,11 +133,21 @@ def test_a_naive_time_is_sent_with_the_zones_offset_and_means_the_same_instant(
         .replace(tzinfo=None)
         == naive
     )
-    if occurrences:  # a real local time: the first occurrence when it is ambiguous
-        assert instant == occurrences[0]
-    else:  # in a DST gap: read with the offset before the change
-        # (compared in UTC: an aware time in a gap never equals one of another zone, PEP 495)
-        assert instant == naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    prepare = plan_for(kind, tz_name)
+    record = {"time": wall, value_field: 1.0, "import_id": "m"}
+    if not occurrences:  # in a DST gap: an invalid record whose reason names gap and zone
+        with pytest.raises(InvalidRecordError) as refused:
+            prepare.job_for(record)
+        assert refused.value.reason.startswith(
+            f"time {wall} does not exist in {tz_name} (clocks went from "
+        )
+        return
+    job = prepare.job_for(record)
+    sent = attributes_of(job)["time"]
+    instant = parse_timestamp(sent)  # raises when the offset is missing
+    assert sent[:19] == wall  # same wall clock, offset appended
+    # a real local time: the first occurrence when it is ambiguous (no previous record)
+    assert instant == occurrences[0]
     # the sent text round-trips: read again (any zone setting), same instant, same body
     assert parse_timestamp(sent, ZoneInfo("Asia/Tokyo")) == instant
     again = plan_for(kind).job_for({"time": sent, value_field: 1.0, "import_id": "m"})
