@@ -6,13 +6,18 @@ import copy
 import sys
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import click
 import requests
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+from singer_sdk.helpers.capabilities import (
+    CapabilitiesEnum,
+    PluginCapabilities,
+    TapCapabilities,
+)
 
 from enectiva.auth import redact
 from enectiva.times import TimeFormatError, parse_timestamp
@@ -27,7 +32,17 @@ class TapEnectiva(Tap):
     """Singer tap for the Enectiva API."""
 
     name = "tap-enectiva"
-    package_name = "enectiva-singer"
+    package_name = "tap-enectiva"
+    # What the tests exercise (tests/packaging): not the SDK's default batch and activate-version.
+    capabilities: ClassVar[list[CapabilitiesEnum]] = [
+        TapCapabilities.CATALOG,
+        TapCapabilities.STATE,
+        TapCapabilities.DISCOVER,
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        PluginCapabilities.STRUCTURED_LOGGING,
+    ]
     # A copy: the SDK adds its built-in settings to this dict in place; CONFIG_SCHEMA stays ours.
     config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     message_writer_class = BufferedMsgSpecWriter

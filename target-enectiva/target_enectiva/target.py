@@ -161,7 +161,7 @@ class TargetEnectiva(Target):
     """Pushes readings, data points, profiles and invoices (and deletes) to Enectiva."""
 
     name = "target-enectiva"
-    package_name = "enectiva-singer"
+    package_name = "target-enectiva"
     message_reader_class = LineReader
     default_sink_class = EnectivaSink
 
