@@ -33,7 +33,9 @@ class TapEnectiva(Tap):
 
     name = "tap-enectiva"
     package_name = "tap-enectiva"
-    # What the tests exercise (tests/packaging): not the SDK's default batch and activate-version.
+    # What the tests exercise (tests/packaging): not the SDK's default batch, activate-version
+    # and structured-logging (with it, Meltano reads the tap's metrics as JSON events, which
+    # the demo's record counts do not parse).
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
         TapCapabilities.CATALOG,
         TapCapabilities.STATE,
@@ -41,7 +43,6 @@ class TapEnectiva(Tap):
         PluginCapabilities.ABOUT,
         PluginCapabilities.STREAM_MAPS,
         PluginCapabilities.FLATTENING,
-        PluginCapabilities.STRUCTURED_LOGGING,
     ]
     # A copy: the SDK adds its built-in settings to this dict in place; CONFIG_SCHEMA stays ours.
     config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)

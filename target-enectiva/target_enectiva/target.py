@@ -9,6 +9,11 @@ import typing as t
 
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import (
+    CapabilitiesEnum,
+    PluginCapabilities,
+    TargetCapabilities,
+)
 from singer_sdk.plugin_base import PluginBase, _ConfigInput
 from singer_sdk.singerlib.json import serialize_json
 from singer_sdk.target_base import Target
@@ -162,6 +167,14 @@ class TargetEnectiva(Target):
 
     name = "target-enectiva"
     package_name = "target-enectiva"
+    # What the tests exercise (tests/packaging). Not the SDK's structured-logging: Meltano would
+    # then read the target's logs as JSON events, which nothing here relies on or tests.
+    capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        TargetCapabilities.VALIDATE_RECORDS,
+    ]
     message_reader_class = LineReader
     default_sink_class = EnectivaSink
 

@@ -23,7 +23,7 @@ MELTANO_KINDS = {
     "options", "file", "array", "object", "hidden",
 }  # fmt: skip
 #: Capabilities no test exercises: never advertised.
-UNTESTED_CAPABILITIES = {"batch", "activate-version"}
+UNTESTED_CAPABILITIES = {"batch", "activate-version", "structured-logging"}
 
 
 @pytest.fixture(scope="module")
