@@ -100,6 +100,7 @@ def test_a_user_adds_configures_tests_and_runs_both_plugins(tmp_path: Path):
         out = tmp_path / "jsonl"
         out.mkdir()
         project.check("config", "set", "target-jsonl", "destination_path", str(out))
+        project.check("config", "set", "target-jsonl", "do_timestamp_file", "false")
         # The token went to .env, not meltano.yml.
         assert creds["login_token"] not in (project.folder / "meltano.yml").read_text()
 
