@@ -7,12 +7,17 @@ PYTEST_ARGS ?=
 
 .PHONY: install test test-fast lint demo bench sandbox clean
 
-$(STAMP): pyproject.toml
+# The four distributions of the workspace (each folder has its pyproject.toml).
+PACKAGES := enectiva tap-enectiva target-enectiva sandbox
+
+$(STAMP): pyproject.toml VERSION $(PACKAGES:%=%/pyproject.toml) $(wildcard $(PACKAGES:%=%/hatch_build.py))
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python >= 3.11 required (set PYTHON=...)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -U pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -U 'pip>=25.1'
+	# A .venv from before the split held one distribution, enectiva-singer, with all three CLIs.
+	$(BIN)/python -m pip uninstall -q -y enectiva-singer 2>/dev/null || true
+	$(BIN)/python -m pip install -q $(PACKAGES:%=-e ./%) --group dev
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -42,4 +47,5 @@ sandbox: install
 	$(BIN)/enectiva-sandbox serve --port 8787 --data sandbox.db --seed demo
 
 clean:
-	rm -rf $(VENV) .venv-meltano .pytest_cache .ruff_cache .meltano output
+	rm -rf $(VENV) .venv-meltano .pytest_cache .ruff_cache .meltano output \
+		$(PACKAGES:%=%/dist)

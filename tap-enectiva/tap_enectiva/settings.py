@@ -17,7 +17,7 @@ from enectiva.times import TimeFormatError, parse_timestamp
 from tap_enectiva.errors import TapError
 
 PLUGIN_NAME = "tap-enectiva"
-PACKAGE_NAME = "enectiva-singer"
+PACKAGE_NAME = "tap-enectiva"
 DEFAULT_API_URL = "https://api.enectiva.cz"
 
 CONFIG_SCHEMA = th.PropertiesList(

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import copy
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 import requests
 from singer_sdk import Stream, Tap
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+from singer_sdk.helpers.capabilities import (
+    CapabilitiesEnum,
+    PluginCapabilities,
+    TapCapabilities,
+)
 from typing_extensions import override
 
 from enectiva.fatal import fatal_line
@@ -25,6 +30,17 @@ class TapEnectiva(Tap):
 
     name = PLUGIN_NAME
     package_name = PACKAGE_NAME
+    # What the tests exercise (tests/packaging): not the SDK's default batch, activate-version
+    # and structured-logging (with it, Meltano reads the tap's metrics as JSON events, which
+    # the demo's record counts do not parse).
+    capabilities: ClassVar[list[CapabilitiesEnum]] = [
+        TapCapabilities.CATALOG,
+        TapCapabilities.STATE,
+        TapCapabilities.DISCOVER,
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+    ]
     # A copy: the SDK adds its built-in settings to this dict in place; CONFIG_SCHEMA stays ours.
     config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     message_writer_class = BufferedMsgSpecWriter

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import metadata
 
 try:
-    __version__ = metadata.version("enectiva-singer")
+    __version__ = metadata.version("target-enectiva")
 except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
     __version__ = "0.0.0"
 

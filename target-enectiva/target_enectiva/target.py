@@ -11,6 +11,11 @@ import sys
 import typing as t
 
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import (
+    CapabilitiesEnum,
+    PluginCapabilities,
+    TargetCapabilities,
+)
 from singer_sdk.plugin_base import PluginBase, _ConfigInput
 from singer_sdk.target_base import Target
 from typing_extensions import override
@@ -47,7 +52,15 @@ class TargetEnectiva(Target):
     """Pushes readings, data points, profiles and invoices (and deletes) to Enectiva."""
 
     name = "target-enectiva"
-    package_name = "enectiva-singer"
+    package_name = "target-enectiva"
+    # What the tests exercise (tests/packaging). Not the SDK's structured-logging: Meltano would
+    # then read the target's logs as JSON events, which nothing here relies on or tests.
+    capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        TargetCapabilities.VALIDATE_RECORDS,
+    ]
     message_reader_class = LineReader
     default_sink_class = EnectivaSink
 

@@ -9,9 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from tap_enectiva.settings import CONFIG_SCHEMA as TAP_SETTINGS
-from target_enectiva.target import CONFIG_SCHEMA as TARGET_SETTINGS
 
 from demo.meltano_cli import Meltano, RunResult, project_lock
 from demo.run_demo import meltano_env
@@ -19,42 +16,6 @@ from tests.e2e.conftest import MELTANO_GROUP, ROOT, TAP_STREAMS
 from tests.support.sandbox import Sandbox
 
 pytestmark = [MELTANO_GROUP, pytest.mark.timeout(900)]
-
-
-# JSON Schema type of a plugin setting -> the Meltano setting kinds that fit it.
-KINDS = {
-    "string": {"string", "password"},
-    "integer": {"integer"},
-    "number": {"integer", "decimal"},
-    "boolean": {"boolean"},
-    "array": {"array"},
-    "object": {"object"},
-}
-
-
-@pytest.mark.parametrize(
-    ("plugin", "schema"),
-    [
-        ("tap-enectiva", TAP_SETTINGS),
-        ("target-enectiva", TARGET_SETTINGS),
-    ],
-)
-def test_meltano_yml_settings_match_the_plugins(plugin: str, schema: dict[str, Any]):
-    project = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
-    definition = next(
-        p for kind in project["plugins"].values() for p in kind if p["name"] == plugin
-    )
-    settings = {s["name"]: s for s in definition["settings"]}
-    assert set(settings) == set(schema["properties"])
-    for name, prop in schema["properties"].items():
-        json_type = (
-            next(t for t in prop["type"] if t != "null")
-            if isinstance(prop["type"], list)
-            else prop["type"]
-        )
-        assert settings[name]["kind"] in KINDS[json_type], name
-        assert bool(settings[name].get("sensitive")) == bool(prop.get("secret")), name
-        assert settings[name].get("description"), name
 
 
 def read_jsonl(folder: Path, stream: str) -> list[dict[str, Any]]:
