@@ -6,17 +6,15 @@ The real ``tap-enectiva`` CLI against sandbox processes (contract section 7).
 from __future__ import annotations
 
 import subprocess
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
+from late_data import import_late_and_corrected, instant
 from tap_runner import TapRun, discover, parse_messages, run_tap, select, tap_args
 
-from enectiva.media import MEDIA_TYPE
 from tests.support.sandbox import Sandbox, tap_config
 
 LOOKBACK_DAYS = 2
@@ -25,14 +23,6 @@ SERIES_STREAMS = {"readings": "meter_id", "data_points": "data_series_id"}
 
 def day_start(days_ago: int) -> str:
     return (datetime.now(UTC) - timedelta(days=days_ago)).strftime("%Y-%m-%dT00:00:00Z")
-
-
-def instant(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def utc_text(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def config_for(sb: Sandbox, **overrides: Any) -> dict[str, Any]:
@@ -68,20 +58,6 @@ def window(sb: Sandbox, stream: str, marks: dict[str, str], days: float) -> set[
     }
 
 
-def import_reading(sb: Sandbox, **attributes: Any) -> None:
-    answer = requests.post(
-        f"{sb.url}/import/readings/{sb.creds['customer_id']}",
-        json={"data": {"type": "readings", "attributes": attributes}},
-        headers={
-            "Accept": MEDIA_TYPE,
-            "Content-Type": MEDIA_TYPE,
-            "Authorization": f"Bearer {sb.creds['import_token']}",
-        },
-        timeout=30,
-    )
-    assert answer.status_code == 201, answer.text
-
-
 def ok(run: TapRun) -> TapRun:
     assert run.returncode == 0, run.stderr[-2000:]
     return run
@@ -110,17 +86,8 @@ def test_late_and_corrected_readings_come_again_only_with_a_lookback(
     assert ok(run_tap(tmp_path, plain, catalog=catalog, state=state)).records("readings") == []
 
     # A late reading (an older time, between two stored ones) and a correction (same
-    # import_id, suit and time, another state) of the meter with the most readings.
-    readings = first.records("readings")
-    meter_id = Counter(r["meter_id"] for r in readings).most_common(1)[0][0]
-    own = sorted((r for r in readings if r["meter_id"] == meter_id), key=lambda r: r["time"])
-    mark = instant(bookmarks(state, "readings")[meter_id])
-    corrected = next(r for r in own if instant(r["time"]) > mark - timedelta(days=1))
-    late_time = utc_text(instant(corrected["time"]) + timedelta(minutes=7))
-    assert late_time not in {r["time"] for r in own}
-    series = {"import_id": corrected["import_id"], "suit": corrected["suit"]}
-    import_reading(sb, time=late_time, state=corrected["state"] + 0.1, **series)
-    import_reading(sb, time=corrected["time"], state=corrected["state"] + 0.05, **series)
+    # import_id, suit and time, another state) behind a meter's bookmark.
+    late = import_late_and_corrected(sb, first.records("readings"))
 
     without = ok(run_tap(tmp_path, plain, catalog=catalog, state=state))
     assert without.records("readings") == [], "without a look-back they stay behind the bookmark"
@@ -128,8 +95,8 @@ def test_late_and_corrected_readings_come_again_only_with_a_lookback(
     second = ok(run_tap(tmp_path, looking, catalog=catalog, state=state))
     got = {(r["meter_id"], r["time"]): r for r in second.records("readings")}
     assert len(got) == len(second.records("readings")), "one record per primary key"
-    assert got[(meter_id, late_time)]["state"] == corrected["state"] + 0.1
-    assert got[(meter_id, corrected["time"])]["state"] == corrected["state"] + 0.05
+    assert got[(late.meter_id, late.late_time)]["state"] == late.late_state
+    assert got[(late.meter_id, late.corrected_time)]["state"] == late.corrected_state
     assert set(got) == window(sb, "readings", bookmarks(state, "readings"), LOOKBACK_DAYS)
     assert bookmarks(second.last_state, "readings") == bookmarks(state, "readings")
 
