@@ -16,7 +16,7 @@ from benchmarks.machine import description
 RESULTS = Path(__file__).with_name("RESULTS.md")
 _BLOCK = re.compile(r"<!-- section: (?P<title>.+?) -->\n(?P<body>.*?)<!-- end section -->\n",
                     re.S)  # fmt: skip
-ORDER = ("Tap throughput", "Target throughput", "Rate-limited run", "Memory")
+ORDER = ("Tap throughput", "Target throughput", "Rate-limited run", "Memory", "Look-back re-run")
 
 
 def render(

@@ -1,4 +1,4 @@
-"""``python -m benchmarks.run [--quick] [--only tap,target,ratelimit,memory] [--output FILE]``."""
+"""``python -m benchmarks.run [--quick] [--only NAME,...] [--output FILE]`` (names: NAMES)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from pathlib import Path
 
 from benchmarks import results
 from benchmarks.harness import Section
+from benchmarks.lookback_bench import bench_lookback
 from benchmarks.memory_bench import bench_memory
 from benchmarks.ratelimit_bench import bench_ratelimit
 from benchmarks.seed_sizes import seed_size_for
 from benchmarks.tap_bench import bench_tap
 from benchmarks.target_bench import bench_target
 
-NAMES = ("tap", "target", "ratelimit", "memory")
+NAMES = ("tap", "target", "ratelimit", "memory", "lookback")
 
 #: (full, quick) sizes of every benchmark.
 PLANS: dict[str, tuple[Callable[[], Section], Callable[[], Section]]] = {
@@ -36,6 +37,10 @@ PLANS: dict[str, tuple[Callable[[], Section], Callable[[], Section]]] = {
     "memory": (
         lambda: bench_memory([10_000, 100_000, 1_000_000]),
         lambda: bench_memory([1_000, 10_000]),
+    ),
+    "lookback": (
+        lambda: bench_lookback(meters=20, days=30, rounds=5),
+        lambda: bench_lookback(meters=20, days=5, rounds=1),
     ),
 }
 

@@ -11,6 +11,8 @@ from enectiva.contract import component_schema
 
 _ID = {"type": "string"}
 _OPTIONAL_STRING = {"type": ["string", "null"]}
+#: Deltas' month as a date (contract section 6): the tap derives it from the local ``time``.
+_MONTH = {"month": {"type": "string", "format": "date"}}
 
 #: Stream name -> (attributes component, fields the tap adds, fields that are required).
 STREAM_SCHEMAS: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
@@ -24,14 +26,18 @@ STREAM_SCHEMAS: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
     "data_points": ("DataPointAttributes", {"id": _ID, "data_series_id": _ID}, ("id",)),
     "meter_deltas": (
         "DeltaAttributes",
-        {"id": _ID, "meter_id": _ID, "time_zone": _OPTIONAL_STRING},
-        ("meter_id",),
+        {"id": _ID, "meter_id": _ID, "time_zone": _OPTIONAL_STRING, **_MONTH},
+        ("meter_id", "month"),
     ),
-    "entity_deltas": ("DeltaAttributes", {"id": _ID, "entity_id": _ID}, ("entity_id",)),
+    "entity_deltas": (
+        "DeltaAttributes",
+        {"id": _ID, "entity_id": _ID, **_MONTH},
+        ("entity_id", "month"),
+    ),
     "virtual_meter_deltas": (
         "DeltaAttributes",
-        {"id": _ID, "virtual_meter_id": _ID},
-        ("virtual_meter_id",),
+        {"id": _ID, "virtual_meter_id": _ID, **_MONTH},
+        ("virtual_meter_id", "month"),
     ),
 }
 

@@ -7,7 +7,7 @@ never through the tap object.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from typing import Any
 
@@ -72,6 +72,13 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Virtual meters to read monthly deltas of (the API has no list of them).",
     ),
     th.Property(
+        "lookback_days",
+        th.NumberType(minimum=0),
+        default=0,
+        description="Days before each readings and data points bookmark that every run reads "
+        "again, so late and corrected records come again under the same key (fractions allowed).",
+    ),
+    th.Property(
         "deltas_lookback_months",
         th.IntegerType,
         default=3,
@@ -117,6 +124,11 @@ def config_time(config: Mapping[str, Any], key: str) -> datetime | None:
             return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
         except ValueError:
             raise TapError(f"{key} {value!r} is not an RFC 3339 date-time") from None
+
+
+def lookback(config: Mapping[str, Any]) -> timedelta:
+    """``lookback_days`` as a duration (zero when unset)."""
+    return timedelta(days=float(config.get("lookback_days") or 0))
 
 
 def config_ids(config: Mapping[str, Any], key: str) -> list[str]:

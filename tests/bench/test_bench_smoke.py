@@ -11,6 +11,7 @@ import pytest
 
 from benchmarks import results
 from benchmarks.harness import Section
+from benchmarks.lookback_bench import bench_lookback
 from benchmarks.memory_bench import bench_memory
 from benchmarks.ratelimit_bench import bench_ratelimit
 from benchmarks.run import main
@@ -70,3 +71,10 @@ def test_cli_refuses_unknown_benchmarks(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit):
         main(["--only", "tap,nope"])
     assert "unknown benchmark(s) nope" in capsys.readouterr().err
+
+
+def test_lookback_benchmark_rereads_only_the_window() -> None:
+    section = bench_lookback(meters=2, days=3, rounds=1)
+    assert len(section.figures) == 3
+    assert section.facts["records"] == {0: 0, 2: 2 * 2 * 96}  # 2 days of 15-minute readings
+    assert section.facts["requests"][2] >= section.facts["requests"][0] > 0

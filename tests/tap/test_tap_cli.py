@@ -143,6 +143,26 @@ def test_meters_entities_and_deltas_match_the_api(full_run):
     assert all("+" not in d["time"] and "Z" not in d["time"] for d in run.records("entity_deltas"))
 
 
+DELTA_STREAMS = ("meter_deltas", "entity_deltas", "virtual_meter_deltas")
+
+
+def test_deltas_carry_month_as_a_date(sandbox: Sandbox, full_run, tmp_path):
+    catalog = discover(tmp_path, full_config(sandbox))
+    entries = {e["tap_stream_id"]: e for e in catalog["streams"]}
+    _, _, run, _ = full_run
+    for stream in DELTA_STREAMS:
+        assert entries[stream]["schema"]["properties"]["month"] == {
+            "type": "string",
+            "format": "date",
+        }, stream
+        assert run.schema(stream)["schema"]["properties"]["month"]["format"] == "date"
+        records = run.records(stream)
+        assert records, stream
+        for record in records:
+            assert record["month"] == record["time"][:10], (stream, record)
+            assert record["month"].endswith("-01"), (stream, record)
+
+
 def test_data_points_match_the_sandbox(full_run):
     sb, config, run, _ = full_run
     got = {(d["data_series_id"], d["time"], d["value"]) for d in run.records("data_points")}

@@ -76,6 +76,25 @@ def test_start_date_later_than_bookmark_wins():
     assert query["filter[]"] == ["data_series.time>=2024-01-01T00:00:00Z"]
 
 
+@pytest.mark.parametrize(
+    ("stream", "key", "lookback", "expected"),
+    [
+        ("readings", "meter_id", 2, "readings.time>2024-03-03T10:00:00Z"),
+        ("data_points", "data_series_id", 0.5, "data_series.time>2024-03-04T22:00:00Z"),
+        ("readings", "meter_id", 0, "readings.time>2024-03-05T10:00:00Z"),
+        # The window never reaches before start_date: from start_date on, inclusive.
+        ("readings", "meter_id", 30, "readings.time>=2024-03-01T00:00:00Z"),
+    ],
+)
+def test_lookback_days_moves_the_first_instant_back_from_the_bookmark(
+    stream, key, lookback, expected
+):
+    context = {key: "7"}
+    state = partition_state(stream, "time", "2024-03-05T10:00:00Z", context)
+    tap = make_tap(state, start_date="2024-03-01T00:00:00Z", lookback_days=lookback)
+    assert first_page_query(tap.streams[stream], context)["filter[]"] == [expected]
+
+
 def test_filter_values_are_percent_encoded():
     tap = make_tap(start_date="2024-03-01T00:00:00Z")
     request = tap.streams["readings"].get_http_request(page=PageContext({"meter_id": "7"}, None))

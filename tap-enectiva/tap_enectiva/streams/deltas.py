@@ -1,6 +1,7 @@
 """Monthly deltas of meters, entities and virtual meters, re-reading a look-back window.
 
-Delta times are local month starts without offset (contract section 6). Several energies
+Delta times are local month starts without offset (contract section 6); records add the
+same month as a date in ``month`` (``YYYY-MM-01``) so warehouses type it. Several energies
 share a month, so the first page filters ``time>=START`` and later pages follow
 ``links.next``; the bookmark is the latest month seen, and each run starts
 ``deltas_lookback_months`` before it because the current month grows and past months
@@ -80,6 +81,7 @@ class DeltasStream(EnectivaStream):
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:
         record = self.resource_record(row)
         record[self.owner_key] = context[self.owner_key] if context else None
+        record["month"] = month_date(record["time"])
         return record
 
 
@@ -122,3 +124,11 @@ class VirtualMeterDeltasStream(DeltasStream):
     def partitions(self) -> list[dict] | None:
         ids = config_ids(self.config, "virtual_meter_ids")
         return [{"virtual_meter_id": i} for i in ids] or None
+
+
+def month_date(time: Any) -> str | None:
+    """A delta's local month start (``YYYY-MM-01T00:00:00``) as a date (``YYYY-MM-01``)."""
+    try:
+        return parse_local(time).date().isoformat()
+    except TimeFormatError:
+        return None

@@ -13,8 +13,12 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 
-class ReadingsStream(MeterChildStream, KeysetStream):
-    """``GET /meters/{meterId}/readings``; records carry the meter's import id and suit."""
+class ReadingsStream(KeysetStream, MeterChildStream):
+    """``GET /meters/{meterId}/readings``; records carry the meter's import id and suit.
+
+    :class:`KeysetStream` comes first so its state hook (the bookmark never moves backwards)
+    runs before :class:`MeterChildStream`'s per-meter one.
+    """
 
     name = "readings"
     operation_id = "listReadings"

@@ -9,9 +9,10 @@ from typing_extensions import override
 
 from enectiva.times import TimeFormatError, format_timestamp, parse_timestamp
 from tap_enectiva.client import EnectivaStream, utc_time
+from tap_enectiva.settings import lookback
 
 if TYPE_CHECKING:
-    from singer_sdk.helpers.types import Context
+    from singer_sdk.helpers.types import Context, Record
 
 
 class Start(NamedTuple):
@@ -24,8 +25,10 @@ class Start(NamedTuple):
 class KeysetStream(EnectivaStream):
     """Incremental on ``time``, one bookmark per partition, sorted so a run can resume.
 
-    The first page filters ``time>BOOKMARK`` (``time>=start_date`` before any bookmark)
-    and ``time<end_date``, sorted by time; later pages follow ``links.next``.
+    The first page filters ``time>BOOKMARK-lookback_days`` (``time>=start_date`` before any
+    bookmark) and ``time<end_date``, sorted by time; later pages follow ``links.next``.
+    Records re-read inside the look-back window come again under the same primary key
+    (late and corrected ones included); they leave the bookmark where it is.
     """
 
     replication_key = "time"
@@ -45,12 +48,15 @@ class KeysetStream(EnectivaStream):
         return {"filter[]": filters, "sort": "time"}
 
     def start(self, context: Context | None) -> Start | None:
-        """The one place a partition's first instant is decided: after its bookmark, or
-        from ``start_date`` when there is no bookmark or it lies before ``start_date``."""
+        """The one place a partition's first instant is decided: after its bookmark less
+        ``lookback_days``, never before ``start_date``; from ``start_date`` when there is no
+        bookmark (a first run has no look-back)."""
         bookmark = self.bookmark(context)
         start_date = self.start_date
-        if bookmark is not None and (start_date is None or bookmark >= start_date):
-            return Start(">", bookmark)
+        if bookmark is not None:
+            after = bookmark - lookback(self.config)
+            if start_date is None or after >= start_date:
+                return Start(">", after)
         if start_date is not None:
             return Start(">=", start_date)
         return None
@@ -65,8 +71,29 @@ class KeysetStream(EnectivaStream):
         except TimeFormatError:
             return None
 
+    @override
+    def _increment_stream_state(
+        self, latest_record: Record, *, context: Context | None = None
+    ) -> None:
+        # Private SDK hook. A record at or before the bookmark was re-read in the look-back
+        # window: the bookmark never moves backwards, so it stays. Later records come sorted
+        # and advance it as usual (the SDK's sort check still guards them).
+        bookmark = self.bookmark(context)
+        if bookmark is not None and not is_after(latest_record, bookmark):
+            return
+        super()._increment_stream_state(latest_record, context=context)
+
     def time_record(self, row: dict[str, Any]) -> dict[str, Any]:
         """The resource as a record with its time in UTC."""
         record = self.resource_record(row)
         record["time"] = utc_time(record["time"])
         return record
+
+
+def is_after(record: Record, bookmark: datetime) -> bool:
+    """Whether a time record lies after the bookmark (an unreadable time counts as after,
+    so the SDK's own bookkeeping decides about it)."""
+    try:
+        return parse_timestamp(record["time"]) > bookmark
+    except TimeFormatError:
+        return True
