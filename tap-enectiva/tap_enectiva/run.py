@@ -17,6 +17,9 @@ from tap_enectiva.concurrency import PartitionReader
 from tap_enectiva.partitions import Partition
 from tap_enectiva.settings import DEFAULT_MAX_CONCURRENCY
 
+#: Requests per second the pacer allows before any budget or 429 was seen (its maximum).
+PACER_START_RATE = 10_000.0
+
 
 class RunShared:
     """One run's shared parts (thread-safe where threads use them: authenticator, pacer,
@@ -26,8 +29,12 @@ class RunShared:
         self, config: Mapping[str, Any], *, writer: Any, write_state: Callable[[], None]
     ) -> None:
         self.authenticator = RunAuthenticator(config)
-        # One pacer per credential, shared by every thread: the run has one login token.
-        self.pacer = Pacer()
+        # One pacer per credential, shared by every thread: the run has one login token. No
+        # slow start: the tap's own bound is max_concurrency requests in flight; the pacer
+        # keeps to the budget the API announces from the first answer on, or to the rate it
+        # learns from the first 429 (slow start from 8/s cost 3x the wall time of a
+        # 2,000-meter run at 0 ms latency).
+        self.pacer = Pacer(start_rate=PACER_START_RATE)
         self.partition = Partition(config)
         self.cadence = StateCadence(writer, write_state)
         concurrency = int(config.get("max_concurrency") or DEFAULT_MAX_CONCURRENCY)
