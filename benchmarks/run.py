@@ -1,4 +1,4 @@
-"""``python -m benchmarks.run [--quick] [--only tap,scale,target,ratelimit,memory] [--output FILE]``."""
+"""``python -m benchmarks.run [--quick] [--only NAMES] [--output FILE]`` (NAMES: see NAMES)."""
 
 from __future__ import annotations
 
