@@ -1,4 +1,4 @@
-"""``python -m benchmarks.run [--quick] [--only NAME,...] [--output FILE]`` (names: NAMES)."""
+"""``python -m benchmarks.run [--quick] [--only NAMES] [--output FILE]`` (NAMES: see NAMES)."""
 
 from __future__ import annotations
 
@@ -14,17 +14,22 @@ from benchmarks.harness import Section
 from benchmarks.lookback_bench import bench_lookback
 from benchmarks.memory_bench import bench_memory
 from benchmarks.ratelimit_bench import bench_ratelimit
+from benchmarks.scale_bench import bench_scale
 from benchmarks.seed_sizes import seed_size_for
 from benchmarks.tap_bench import bench_tap
 from benchmarks.target_bench import bench_target
 
-NAMES = ("tap", "target", "ratelimit", "memory", "lookback")
+NAMES = ("tap", "scale", "target", "ratelimit", "memory", "lookback")
 
 #: (full, quick) sizes of every benchmark.
 PLANS: dict[str, tuple[Callable[[], Section], Callable[[], Section]]] = {
     "tap": (
         lambda: bench_tap([seed_size_for(20_000), seed_size_for(300_000)], rounds=3),
         lambda: bench_tap([seed_size_for(5_000)], rounds=1),
+    ),
+    "scale": (
+        lambda: bench_scale(rounds=1),
+        lambda: bench_scale(rounds=1),
     ),
     "target": (
         lambda: bench_target([(20.0, 20_000, 400), (0.0, 40_000, 3_000)]),

@@ -52,6 +52,9 @@ class AccessTokenAuthenticator(APIAuthenticatorBase):
         self._token: AccessToken | None = None
         self._renewed_after_401: str | None = None
         self._reached = False
+        # Worker threads share this authenticator: one exchange at a time, the others wait
+        # for its token instead of exchanging too.
+        self._lock = threading.RLock()
 
     # ---- used by the streams ----
 
@@ -63,9 +66,10 @@ class AccessTokenAuthenticator(APIAuthenticatorBase):
 
     def access_token(self) -> str:
         """A valid access token, exchanged anew when none is held or it is about to expire."""
-        if self._token is None or self._token.should_renew():
-            self._token = self._exchange()
-        return self._token.token
+        with self._lock:
+            if self._token is None or self._token.should_renew():
+                self._token = self._exchange()
+            return self._token.token
 
     def renew_after_refusal(self, request: requests.PreparedRequest | None) -> bool:
         """After a 401: drop the refused token and get a new one, once.
@@ -73,17 +77,19 @@ class AccessTokenAuthenticator(APIAuthenticatorBase):
         Returns False when the refused token was itself the renewal (the run must stop).
         """
         used = _bearer_of(request)
-        if used is not None and used == self._renewed_after_401:
-            return False
-        if self._token is None or used is None or used == self._token.token:
-            self._token = self._exchange()
-            self._renewed_after_401 = self._token.token
-        return True
+        with self._lock:
+            if used is not None and used == self._renewed_after_401:
+                return False
+            if self._token is None or used is None or used == self._token.token:
+                self._token = self._exchange()
+                self._renewed_after_401 = self._token.token
+            return True
 
     def accepted(self, request: requests.PreparedRequest | None) -> None:
         """A 2xx answer: a token renewed after a 401 has proved itself."""
         if self._renewed_after_401 is not None and _bearer_of(request) == self._renewed_after_401:
-            self._renewed_after_401 = None
+            with self._lock:
+                self._renewed_after_401 = None
 
     # ---- the exchange ----
 

@@ -13,13 +13,22 @@ from typing_extensions import override
 
 class BufferedMsgSpecWriter(MsgSpecWriter):
     """Writes through stdout's buffer; a STATE flushes it, so a reader always holds every
-    record that a STATE it has read covers (the buffer also flushes when full and at exit)."""
+    record that a STATE it has read covers (the buffer also flushes when full and at exit).
+
+    It counts the bytes of RECORD lines and the size of the latest STATE line, which the
+    STATE cadence (:mod:`tap_enectiva.checkpoint`) weighs against each other.
+    """
+
+    record_bytes = 0
+    last_state_bytes = 0
 
     @override
     def write_message(self, message: Message) -> None:
         out = sys.stdout.buffer
-        out.write(self.format_message(message))
+        line = self.format_message(message)
+        out.write(line)
         if isinstance(message, StateMessage):
+            self.last_state_bytes = len(line)
             out.flush()
 
     def write_record(self, stream: str, record: dict[str, Any], version: int | None) -> None:
@@ -32,4 +41,6 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         if version is not None:
             message["version"] = version
         message["time_extracted"] = datetime.now(UTC)
-        sys.stdout.buffer.write(serialize_jsonl(message))
+        line = serialize_jsonl(message)
+        self.record_bytes += len(line)
+        sys.stdout.buffer.write(line)

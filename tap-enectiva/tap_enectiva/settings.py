@@ -19,6 +19,7 @@ from tap_enectiva.errors import TapError
 PLUGIN_NAME = "tap-enectiva"
 PACKAGE_NAME = "tap-enectiva"
 DEFAULT_API_URL = "https://api.enectiva.cz"
+DEFAULT_MAX_CONCURRENCY = 8
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -97,6 +98,26 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=8,
         description="Retries of a request after 429, 5xx, timeouts and dropped connections "
         "(exponential backoff with jitter; Retry-After honoured).",
+    ),
+    th.Property(
+        "max_concurrency",
+        th.IntegerType(minimum=1),
+        default=DEFAULT_MAX_CONCURRENCY,
+        description="Requests in flight at most: partitions (meters, entities, data series, "
+        "virtual meters) are read concurrently, each partition's pages in order.",
+    ),
+    th.Property(
+        "partition_count",
+        th.IntegerType(minimum=1),
+        default=1,
+        description="Split the run into this many partitions by a stable hash of the meter, "
+        "entity, data series and virtual meter ids (one process and one state per partition).",
+    ),
+    th.Property(
+        "partition_index",
+        th.IntegerType(minimum=0),
+        default=0,
+        description="Which partition this process reads, 0-based, below partition_count.",
     ),
     th.Property(
         "user_agent",

@@ -18,9 +18,10 @@ from singer_sdk.helpers.capabilities import (
 from typing_extensions import override
 
 from enectiva.fatal import fatal_line
-from tap_enectiva.auth import RunAuthenticator
 from tap_enectiva.errors import TapError, brief, connection_reason
 from tap_enectiva.output import BufferedMsgSpecWriter
+from tap_enectiva.partitions import partition_setting_errors
+from tap_enectiva.run import RunShared
 from tap_enectiva.settings import CONFIG_SCHEMA, PACKAGE_NAME, PLUGIN_NAME
 from tap_enectiva.streams import STREAM_TYPES
 
@@ -47,9 +48,24 @@ class TapEnectiva(Tap):
 
     @override
     def discover_streams(self) -> list[Stream]:
-        # One authenticator (one access token) for every stream of the run.
-        authenticator = RunAuthenticator(self.config)
-        return [stream_type(self, authenticator=authenticator) for stream_type in STREAM_TYPES]
+        # One authenticator (one access token), one pacer, one partition reader for every
+        # stream of the run.
+        run = RunShared(
+            self.config,
+            writer=self.message_writer,
+            write_state=lambda: self.state_writer.write_state(self.state),
+        )
+        return [stream_type(self, run=run) for stream_type in STREAM_TYPES]
+
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        # What the settings' JSON Schema cannot say: partition_index below partition_count.
+        errors = super()._validate_config(raise_errors=raise_errors)
+        if not errors:
+            errors = partition_setting_errors(self.config)
+            if errors and raise_errors:
+                raise ConfigValidationError("Config validation failed", errors=errors)
+        return errors
 
     # ---- CLI ----
 

@@ -24,6 +24,8 @@ class EntitiesStream(EnectivaStream):
     @override
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:
         record = self.resource_record(row)
+        if not self.owns(record["id"]):
+            return None
         record["parent_id"] = related_id(row, "parent")
         return record
 

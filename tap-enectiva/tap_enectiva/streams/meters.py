@@ -6,7 +6,6 @@ state keeps one bookmark per meter id (:class:`MeterChildStream`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -62,7 +61,7 @@ class MetersStream(EnectivaStream):
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:
         record = self.resource_record(row)
         wanted = self.wanted_meter_ids
-        if wanted is not None and record["id"] not in wanted:
+        if (wanted is not None and record["id"] not in wanted) or not self.owns(record["id"]):
             return None
         record["entity_id"] = related_id(row, "entity")
         return record
@@ -83,6 +82,9 @@ class MeterChildStream(EnectivaStream):
 
     parent_stream_type = MetersStream
     state_partitioning_keys = ("meter_id",)
+    # The SDK closes a partition's state (drops its signpost and starting value) only when
+    # the partition is the whole context; the partition reader closes the meter's at its end
+    # (EnectivaStream.end_partition).
 
     @override
     def _increment_stream_state(
@@ -101,14 +103,6 @@ class MeterChildStream(EnectivaStream):
             is_sorted=self.is_sorted,
             check_sorted=self.check_sorted,
         )
-
-    @override
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        yield from super().get_records(context)
-        # The SDK closes a partition's state (drops its signpost and starting value) only when
-        # the partition is the whole context: close the meter's here, at the same point.
-        if context:
-            self.state_manager.finalize_state(self.get_context_state(context))
 
 
 def related_id(resource: dict[str, Any], name: str) -> str | None:

@@ -1,0 +1,224 @@
+"""Benchmark 5: the tap at a distance and at scale (issue 12).
+
+- at 100 ms latency: the tap (``max_concurrency`` 8) vs an asyncio client with 8 meters in
+  flight and vs the serial hand loop (``benchmarks/baselines.py``);
+- N = 1, 2, 4 partition processes (``partition_count`` N) at 100 ms: records/s vs N = 1;
+- STATE at 2,000 meters x 26 readings (0 ms): STATE bytes vs RECORD bytes, and wall time vs
+  the same readings spread over 20 meters.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness import (
+    PYTHON,
+    Figure,
+    Section,
+    checked,
+    median,
+    run,
+    sandbox,
+    tap_config,
+    workdir,
+    write_json,
+)
+from benchmarks.tap_bench import readings_catalog, tap_command, tap_records
+
+LATENCY_MS = 100.0
+#: 20 meters x 60 days of 15-minute readings (115,220): the issue's measurement.
+DISTANT_SIZE = "20x60x900"
+#: 40 meters x 30 days (115,240 readings): enough meters to spread over 4 partitions.
+PARTITION_SIZE = "40x30x900"
+#: 2,000 meters x 26 readings, and the same 52,000 readings over 20 meters (2,601 each).
+MANY_METERS, FEW_METERS = "2000x1x3456", "20x26x864"
+
+
+def bench_scale(rounds: int = 1) -> Section:
+    section = Section(
+        "Tap at a distance and at scale",
+        f"Sandbox adding {LATENCY_MS:g} ms per request (no rate limit) for the first two parts, "
+        "0 ms for STATE; meters + readings selected, stdout to /dev/null (to a file where "
+        f"bytes are counted); median of {rounds} round(s).",
+    )
+    _distant(section, rounds)
+    _partitions(section, rounds)
+    _state(section, rounds)
+    return section
+
+
+def _distant(section: Section, rounds: int) -> None:
+    distant = sandbox(seed="bench", seed_size=DISTANT_SIZE, latency_ms=LATENCY_MS)
+    with distant as sb, workdir() as tmp:
+        config = write_json(tmp / "config.json", tap_config(sb, max_concurrency=8))
+        catalog = readings_catalog(config, tmp / "catalog.json")
+        tap_s, async_s, serial_s, counts = [], [], [], set()
+        for _ in range(rounds):
+            tap = checked(run(tap_command(config, catalog)), "tap-enectiva")
+            hand_async = checked(
+                run([PYTHON, "-m", "benchmarks.baselines", "async-tap", str(config), "8"]),
+                "asyncio client",
+            )
+            serial = checked(
+                run([PYTHON, "-m", "benchmarks.baselines", "tap", str(config)]), "serial loop"
+            )
+            tap_s.append(tap.seconds)
+            async_s.append(hand_async.seconds)
+            serial_s.append(serial.seconds)
+            counts.add(
+                (
+                    tap_records(tap.stderr),
+                    json.loads(hand_async.stderr.splitlines()[-1])["records"],
+                    json.loads(serial.stderr.splitlines()[-1])["records"],
+                )
+            )
+    (n, n_async, n_serial), *others = counts
+    if others or not n == n_async == n_serial or n == 0:
+        raise RuntimeError(f"tap and hand clients disagree on the readings: {counts}")
+    rate = n / median(tap_s)
+    section.add(
+        Figure(
+            f"tap-enectiva at {LATENCY_MS:g} ms, max_concurrency 8, {n:,} readings",
+            rate,
+            "records/s",
+            "asyncio client, 8 in flight",
+            n / median(async_s),
+            target=0.8,
+            note=f"wall {median(tap_s):.2f} s vs {median(async_s):.2f} s",
+        )
+    )
+    section.add(
+        Figure(
+            f"tap-enectiva at {LATENCY_MS:g} ms vs a serial loop",
+            rate,
+            "records/s",
+            "serial hand loop",
+            n / median(serial_s),
+            target=5.0,
+            note=f"wall {median(tap_s):.2f} s vs {median(serial_s):.2f} s",
+        )
+    )
+    section.facts["distant"] = {
+        "records": n,
+        "tap_s": tap_s,
+        "async_s": async_s,
+        "serial_s": serial_s,
+    }
+
+
+def partition_commands(
+    tmp: Path, config: dict[str, Any], catalog: Path, count: int
+) -> list[list[str]]:
+    """One tap command line per partition of ``count``."""
+    commands = []
+    for index in range(count):
+        part = write_json(
+            tmp / f"config-{count}-{index}.json",
+            {**config, "partition_count": count, "partition_index": index},
+        )
+        commands.append(tap_command(part, catalog))
+    return commands
+
+
+def run_together(commands: list[list[str]]) -> tuple[float, int]:
+    """Start every command at once; (seconds until the last ends, readings of all)."""
+    started = time.perf_counter()
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for cmd in commands
+    ]
+    records = 0
+    for proc in procs:
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"partition process exited with {proc.returncode}: {err[-2000:]}")
+        records += tap_records(err)
+    return time.perf_counter() - started, records
+
+
+def _partitions(section: Section, rounds: int) -> None:
+    spread = sandbox(seed="bench", seed_size=PARTITION_SIZE, latency_ms=LATENCY_MS)
+    with spread as sb, workdir() as tmp:
+        config = tap_config(sb, max_concurrency=8)
+        catalog = readings_catalog(write_json(tmp / "config.json", config), tmp / "catalog.json")
+        rates: dict[int, float] = {}
+        for count in (1, 2, 4):
+            times, totals = [], set()
+            for _ in range(rounds):
+                seconds, records = run_together(partition_commands(tmp, config, catalog, count))
+                times.append(seconds)
+                totals.add(records)
+            if len(totals) != 1:
+                raise RuntimeError(f"partition runs disagree on the readings: {totals}")
+            rates[count] = totals.pop() / median(times)
+            section.facts[f"partitions_{count}"] = {"seconds": times}
+    for count in (2, 4):
+        section.add(
+            Figure(
+                f"{count} partition processes at {LATENCY_MS:g} ms",
+                rates[count],
+                "records/s",
+                "1 process",
+                rates[1],
+                target=0.8 * count,
+                note="2 cores shared with the sandbox",
+            )
+        )
+
+
+def state_and_record_bytes(path: Path) -> tuple[int, int, int]:
+    """(STATE bytes, RECORD bytes, STATE messages) of a Singer output file."""
+    state = record = messages = 0
+    with path.open("rb") as lines:
+        for line in lines:
+            if line.startswith(b'{"type":"STATE"'):
+                state += len(line)
+                messages += 1
+            elif line.startswith(b'{"type":"RECORD"'):
+                record += len(line)
+    return state, record, messages
+
+
+def _state(section: Section, rounds: int) -> None:
+    walls: dict[str, float] = {}
+    for size in (MANY_METERS, FEW_METERS):
+        with sandbox(seed="bench", seed_size=size) as sb, workdir() as tmp:
+            config = write_json(tmp / "config.json", tap_config(sb))
+            catalog = readings_catalog(config, tmp / "catalog.json")
+            times = []
+            for _ in range(rounds):
+                out = tmp / "out.jsonl"
+                with out.open("wb") as stdout:
+                    result = checked(run(tap_command(config, catalog), stdout=stdout), "tap")
+                times.append(result.seconds)
+            walls[size] = median(times)
+            if size == MANY_METERS:
+                state, record, messages = state_and_record_bytes(out)
+                section.add(
+                    Figure(
+                        "STATE bytes, 2,000 meters x 26 readings",
+                        state,
+                        "bytes",
+                        "RECORD bytes",
+                        record,
+                        target=0.1,
+                        at_most=True,
+                        note=f"{messages} STATE messages",
+                    )
+                )
+                section.facts["state"] = {"state": state, "record": record, "messages": messages}
+    section.add(
+        Figure(
+            "wall time, 2,000 meters x 26 readings (0 ms)",
+            walls[MANY_METERS],
+            "s",
+            "20 meters x 2,601 readings",
+            walls[FEW_METERS],
+            target=1.5,
+            at_most=True,
+        )
+    )
