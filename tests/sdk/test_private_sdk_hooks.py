@@ -30,7 +30,27 @@ PRIVATE_SDK_PARTS: dict[tuple[str, str | None, str], str] = {
         "tap: the next page is fetched ahead on a helper thread"
     ),
     ("singer_sdk.streams.rest", "RESTStream", "_request"): (
-        "tap: the same, with the SDK's retries around it"
+        "tap: the one seam every request passes (shared pacer), with the SDK's retries around it"
+    ),
+    ("singer_sdk.streams.core", "Stream", "_sync_children"): (
+        "tap: child partitions (meters' readings and deltas) go to the concurrent reader"
+    ),
+    ("singer_sdk.streams.core", "Stream", "_sync_records"): (
+        "tap: configured partitions (data series, virtual meters) go to the concurrent reader"
+    ),
+    # called (not overridden) by the tap's partition reader, which replays _sync_records' steps
+    ("singer_sdk.streams.core", "Stream", "_check_max_record_limit"): "tap: partition reader",
+    ("singer_sdk.streams.core", "Stream", "_finalize_state"): "tap: partition reader",
+    ("singer_sdk.streams.core", "Stream", "_get_state_partition_context"): "tap: reader",
+    ("singer_sdk.streams.core", "Stream", "_process_record"): "tap: partition reader",
+    ("singer_sdk.streams.core", "Stream", "_write_replication_key_signpost"): "tap: reader",
+    ("singer_sdk.streams.core", "Stream", "_write_schema_message"): "tap: partition reader",
+    ("singer_sdk.streams.core", "Stream", "_write_starting_replication_value"): "tap: reader",
+    ("singer_sdk.streams.core", "Stream", "_write_state_message"): "tap: STATE by cadence",
+    ("singer_sdk.streams.core", "Stream", "_stream_version"): "tap: direct record writes",
+    ("singer_sdk.streams.rest", "RESTStream", "_write_request_duration_log"): "tap: reader",
+    ("singer_sdk.plugin_base", "BaseSingerReader", "_assert_line_requires"): (
+        "target: a STATE line without value is refused as the SDK would"
     ),
     # target
     ("singer_sdk.sinks.core", "Sink", "_validate_and_parse"): (
@@ -40,7 +60,7 @@ PRIVATE_SDK_PARTS: dict[tuple[str, str | None, str], str] = {
         "target: _sdc_deleted_at must survive the stripping of _sdc_ fields"
     ),
     ("singer_sdk.plugin_base", "PluginBase", "_validate_config"): (
-        "target: config errors redacted and the settings JSON Schema cannot check"
+        "tap and target: config errors redacted, and the checks JSON Schema cannot say"
     ),
     ("singer_sdk.target_base", "Target", "_process_state_message"): (
         "target: STATE is released by the acknowledgement watermark, not by draining"
@@ -69,7 +89,10 @@ def missing_parts() -> list[str]:
         except (ImportError, AttributeError):
             missing.append(f"{module_name}.{class_name or ''}")
             continue
-        if not hasattr(owner, attribute):
+        # instance attributes (set in __init__) are looked for in the class's source
+        if not hasattr(owner, attribute) and not (
+            inspect.isclass(owner) and f"self.{attribute}" in inspect.getsource(owner)
+        ):
             missing.append(".".join(p for p in (module_name, class_name, attribute) if p))
     return missing
 
