@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -89,9 +90,10 @@ def missing_parts() -> list[str]:
         except (ImportError, AttributeError):
             missing.append(f"{module_name}.{class_name or ''}")
             continue
-        # instance attributes (set in __init__) are looked for in the class's source
+        # an instance attribute is looked for where the class assigns it
         if not hasattr(owner, attribute) and not (
-            inspect.isclass(owner) and f"self.{attribute}" in inspect.getsource(owner)
+            inspect.isclass(owner)
+            and re.search(rf"self\.{attribute}\s*(:[^=\n]*)?=", inspect.getsource(owner))
         ):
             missing.append(".".join(p for p in (module_name, class_name, attribute) if p))
     return missing
