@@ -34,7 +34,13 @@ class Budget:
 
 def parse_budget(headers: Mapping[str, str]) -> Budget | None:
     """The budget an answer's headers announce, or None when they carry none."""
-    h = {str(k).lower(): str(v) for k, v in headers.items()}
+    h: dict[str, str] = {}
+    for name, value in headers.items():
+        key = str(name).lower()
+        if "rate" in key:  # every family's header names say "rate"; most answers carry none
+            h[key] = str(value)
+    if not h:
+        return None
     for family in (_ours, _ietf_structured, _ietf_draft7, _ietf_triple, _enerkey):
         budget = family(h)
         if budget is not None:

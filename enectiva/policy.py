@@ -211,6 +211,8 @@ class Attempts:
     refusals: int = 0  # 401
 
 
+_DONE_OK = Decision(Action.DONE, Outcome.OK)
+
 _SETTING = {"import": "import_token", "access": "login_token", "login": "login_token"}
 
 
@@ -230,12 +232,15 @@ def decide(
     (:meth:`CredentialPolicy.answered` obtains it); without one a 401 stops.
     """
     status = answer.status
+    if 200 <= status < 300 and request.token != "login":
+        return _DONE_OK  # the common case first: no allocation
     said = answer.describe()
     if status == 0 or status >= 500 or status == 408:
         failures = attempts.failures + 1
         if failures > limits.max_retries:
             return Decision(
-                Action.STOP, reason=f"gave up after {limits.max_retries} retries ({said})"
+                Action.STOP,
+                reason=f"gave up after {limits.max_retries} retries ({said})",
             )
         return Decision(Action.RETRY, delay=backoff_delay(failures, rng=rng))
     if status == 429:

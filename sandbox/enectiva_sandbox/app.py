@@ -115,6 +115,7 @@ class Server:
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
         budget: Budget | None = None
+        key: str | None = None
         try:
             if faults.rate_limit:
                 key = self.auth.credential_key(request.headers.get("authorization"))
@@ -136,6 +137,8 @@ class Server:
         if budget is not None and faults.budget_headers:
             headers = {**headers, **budget.headers()}
         self.stats.count(op.operation_id if op else None, status)
+        if key is not None:
+            self.stats.count_credential(self.auth.credential_name(key), status)
         return status, (b"" if doc is None else _encode(doc)), headers
 
     async def _outcome(

@@ -134,6 +134,22 @@ class Stats:
     dropped: int = 0
     invalid_responses: int = 0
     response_errors: list[str] = field(default_factory=list)
+    #: while a rate limit is set: per credential (its bucket), answers other than 429,
+    #: 429s, and the Unix times of its first and last answer
+    by_credential: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def count_credential(self, name: str, status: int) -> None:
+        now = time.time()
+        counts = self.by_credential.get(name)
+        if counts is None:
+            counts = self.by_credential[name] = {
+                "answered": 0,
+                "rate_limited": 0,
+                "first": now,
+                "last": now,
+            }
+        counts["rate_limited" if status == 429 else "answered"] += 1
+        counts["last"] = now
 
     def count(self, operation: str | None, status: int) -> None:
         self.requests += 1
@@ -156,4 +172,5 @@ class Stats:
             "dropped": self.dropped,
             "invalid_responses": self.invalid_responses,
             "response_errors": self.response_errors[-20:],
+            "by_credential": {name: dict(c) for name, c in self.by_credential.items()},
         }

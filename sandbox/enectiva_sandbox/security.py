@@ -71,6 +71,7 @@ class Authenticator:
         self._indexed: dict[str, Credential] | None = None
         self._by_subject: dict[str, Credential] = {}
         self._keys: dict[str, str] = {}  # token -> rate-limit key, for stored tokens
+        self._names: dict[str, str] = {}  # rate-limit key -> "name@customer" (statistics)
 
     def _tokens(self) -> dict[str, Credential]:
         tokens = self.store.credentials()
@@ -80,6 +81,7 @@ class Authenticator:
             self._keys = {
                 t: subject_of(t) if c.kind == "login" else _import_key(t) for t, c in tokens.items()
             }
+            self._names = {self._keys[t]: f"{c.name}@{c.customer_id}" for t, c in tokens.items()}
         return tokens
 
     def _valid(self, token: str, kind: str) -> Credential | None:
@@ -109,6 +111,12 @@ class Authenticator:
         if isinstance(claims, dict) and isinstance(claims.get("sub"), str):
             return str(claims["sub"])
         return "token:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+
+    def credential_name(self, key: str) -> str:
+        """A rate-limit key as the statistics name it: ``import_primary@<customer id>`` (a
+        login token's bucket includes its access tokens), else the key itself."""
+        self._tokens()
+        return self._names.get(key, key)
 
     # ---------- access tokens ----------
 

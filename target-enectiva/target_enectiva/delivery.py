@@ -8,9 +8,12 @@ background thread:
 
 - one ordered *lane* per series ``(import_id, suit)`` (invoices: per meter): a lane sends its
   records one after another in input order; different lanes run concurrently;
-- an adaptive limit on requests in flight (:class:`~target_enectiva.limiter.AdaptiveLimit`);
-- retries with backoff for 5xx, timeouts and dropped connections (bounded by ``max_retries``),
-  ``Retry-After`` for 429s, access-token renewal before expiry and after a 401 (invoices);
+- at most ``max_concurrency`` requests in flight; within that ceiling each credential (the
+  import tokens; the login tokens with their access tokens) is paced by its
+  :class:`~enectiva.policy.CredentialPolicy`, from budget headers or learned from 429s;
+- what each answer means (retry with backoff, ``Retry-After``, renew the access token, switch
+  to the second token, reject, stop) is decided by :mod:`enectiva.policy`; the engine only
+  sends, sleeps, counts and logs;
 - backpressure: :meth:`Delivery.submit` blocks while ``capacity`` records are outstanding,
   until half of them are answered (the two threads then swap once per batch, not per record);
 - hand-off in batches: jobs wait in an inbox that the loop empties in one wake-up.
@@ -25,7 +28,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,18 +38,30 @@ from typing import Any
 
 import aiohttp
 import msgspec
+from multidict import CIMultiDictProxy
 from yarl import URL
 
 from enectiva import auth, errors, media
+from enectiva.credentials import AccessTokens, TokenPair
 from enectiva.errors import Outcome
+from enectiva.pacing import Pacer
+from enectiva.policy import (
+    Action,
+    Answer,
+    Attempts,
+    CredentialPolicy,
+    Decision,
+    Limits,
+    Request,
+    TokenKind,
+)
 from enectiva.times import TimeFormatError, parse_timestamp
 from target_enectiva import DEFAULT_SENDER
 from target_enectiva.errors import TargetError, certificate_refused
 from target_enectiva.invalid import InvalidRecords
-from target_enectiva.limiter import AdaptiveLimit
+from target_enectiva.kinds import Kind
 from target_enectiva.plan import Job
 from target_enectiva.report import Report
-from target_enectiva.tokens import AccessTokens
 from target_enectiva.watermark import Watermark
 
 TRANSPORT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
@@ -57,6 +74,8 @@ class DeliverySettings:
     import_token: str | None
     login_token: str | None
     access_token_url: str
+    import_token_secondary: str | None = None
+    login_token_secondary: str | None = None
     max_concurrency: int = 32
     request_timeout: float = 60.0
     max_retries: int = 8
@@ -97,15 +116,38 @@ class Delivery:
         self._wake_at: int | None = None  # the main thread waits for outstanding <= this
         self._inbox: deque[Job] = deque()
         self._inbox_scheduled = False
-        self._header_cache: tuple[str, dict[str, str], dict[str, str]] | None = None
+        self._header_cache: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
         self._fatal: str | None = None
         self._loop = _new_event_loop()
         self._thread = threading.Thread(target=self._run, name="enectiva-delivery", daemon=True)
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._limit = AdaptiveLimit(settings.max_concurrency)
-        self._tokens = AccessTokens(self._exchange_login_token, max_retries=settings.max_retries)
+        limits = Limits(max_retries=settings.max_retries)
+        self._import = CredentialPolicy(
+            "import_token",
+            TokenPair(
+                settings.import_token or "", settings.import_token_secondary, setting="import_token"
+            ),
+            limits=limits,
+            pacer=_pacer(),
+        )
+        self._access = CredentialPolicy(
+            "login_token",
+            AccessTokens(
+                TokenPair(
+                    settings.login_token or "",
+                    settings.login_token_secondary,
+                    setting="login_token",
+                )
+            ),
+            limits=limits,
+            pacer=_pacer(),
+        )
+        report.add_credentials(self._import, self._access)
+        self._in_flight = asyncio.Semaphore(max(1, settings.max_concurrency))
+        self._exchange_lock = asyncio.Lock()
+        self._requests: dict[tuple[str, str], Request] = {}
         self._lanes: dict[tuple[str, ...], deque[Job]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._latest: dict[tuple[str, ...], datetime | None] = {}
@@ -260,134 +302,179 @@ class Delivery:
                 self._done(job, "skipped")
                 return
         self._report.add(job.stream, "sent")
-        status, body = await self._call(job, job.method, job.url, job.body)
-        error = errors.parse_error(status, body) if status >= 300 else None
-        outcome = errors.classify(
-            status, error.code if error else None, kind=job.kind.api_type, method=job.method
-        )
-        if outcome is Outcome.OK:
-            if job.is_delete:
+        request = self._request_of(job.kind, job.method)
+        decision, status, body = await self._call(job, request, job.url, job.body)
+        action = decision.action
+        if action is Action.DONE:
+            outcome = decision.outcome
+            if outcome is Outcome.DUPLICATE:
+                self._done(job, "already_present")
+            elif outcome is Outcome.ALREADY_DELETED:
+                self._done(job, "already_deleted")
+            elif job.is_delete:
                 self._done(job, "deleted")
-                return
-            if status == 201 and _is_suspicious(body):
-                self._report.add(job.stream, "suspicious")
-            self._done(job, "updated" if status == 200 else "created")
-        elif outcome is Outcome.DUPLICATE:
-            self._done(job, "already_present")
-        elif outcome is Outcome.ALREADY_DELETED:
-            self._done(job, "already_deleted")
-        elif outcome is Outcome.REJECT:
-            reason = f"refused by the API: {error}"
+            else:
+                if status == 201 and _is_suspicious(body):
+                    self._report.add(job.stream, "suspicious")
+                self._done(job, "updated" if status == 200 else "created")
+        elif action is Action.REJECT:
             if self._invalid is None:
-                raise TargetError(f"stream {job.stream}, record {job.key}: {reason}")
+                raise TargetError(f"stream {job.stream}, record {job.key}: {decision.reason}")
             # stops the run (on_invalid: fail), or writes and counts the reject
-            self._invalid.refuse(job.stream, job.key, reason, job.record, status=status)
+            self._invalid.refuse(job.stream, job.key, decision.reason, job.record, status=status)
             self._acknowledge(job)
         else:
-            raise TargetError(self._fatal_message(job, error or errors.parse_error(status, body)))
-
-    def _fatal_message(self, job: Job, error: errors.ApiError) -> str:
-        token = "login_token" if job.kind.token == "access" else "import_token"
-        hint = {
-            401: f"check {token}",
-            403: f"use the customer's own {token} with the needed scope",
-            404: "check customer_id",
-            406: "the API refused the media type",
-            415: "the API refused the media type",
-        }.get(error.status, "stopping")
-        return f"stream {job.stream}, record {job.key}: {error}; {hint}"
+            raise TargetError(f"stream {job.stream}, record {job.key}: {decision.reason}")
 
     async def _latest_of(self, job: Job) -> datetime | None:
-        """The series' latest order value, asked once per series."""
+        """The series' latest order value, asked once per series (a 404: none yet)."""
         if job.lane in self._latest:
             return self._latest[job.lane]
         assert job.latest_url is not None
-        status, body = await self._call(job, "GET", job.latest_url, None)
+        request = self._request_of(job.kind, "GET")
+        decision, status, body = await self._call(job, request, job.latest_url, None)
         value: datetime | None = None
-        if status == 200:
+        if decision.action is Action.DONE:
             try:
                 attributes = json.loads(body)["data"]["attributes"]
                 value = parse_timestamp(attributes[job.kind.order_field or ""])
             except (ValueError, KeyError, TypeError, TimeFormatError):
                 value = None
-        else:
-            error = errors.parse_error(status, body)
-            outcome = errors.classify(status, error.code, kind=job.kind.api_type, method="GET")
-            if outcome is Outcome.FATAL or status not in (404,):
-                raise TargetError(self._fatal_message(job, error))
+        elif not (decision.action is Action.REJECT and status == 404):
+            raise TargetError(f"stream {job.stream}, record {job.key}: {decision.reason}")
         self._latest[job.lane] = value
         return value
 
-    async def _call(self, job: Job, method: str, url: str, body: bytes | None) -> tuple[int, bytes]:
-        """Send until the answer is final: retries, 429 pauses and token renewals."""
-        failures = 0
-        throttles = 0
-        refusals = 0
-        uses_access = job.kind.token == "access"
+    def _request_of(self, kind: Kind, method: str) -> Request:
+        """What the policy needs to know about a request (one object per kind and method)."""
+        key = (kind.name, method)
+        request = self._requests.get(key)
+        if request is None:
+            token: TokenKind = "access" if kind.token == "access" else "import"
+            request = self._requests[key] = Request(token, method, kind.api_type)
+        return request
+
+    async def _call(
+        self, job: Job, request: Request, url: str, body: bytes | None
+    ) -> tuple[Decision, int, bytes]:
+        """Send until the policy's decision is final (DONE, REJECT or STOP): the policy
+        (:mod:`enectiva.policy`) decides retries, 429 pauses, renewals and token switches and
+        paces the credential; this loop only sends, sleeps and counts."""
+        policy = self._access if request.token == "access" else self._import
+        attempts = Attempts()
+        clock = time.time
+        in_flight = self._in_flight
         while True:
-            epoch = await self._limit.acquire()
+            await in_flight.acquire()  # max_concurrency: the ceiling of requests in flight
             try:
-                # the token is taken once a slot is free, so waiting for one cannot stale it
-                token = await self._tokens.get() if uses_access else self._import_token()
-                status, retry_after, answer = await self._request(method, url, body, token)
-            except aiohttp.ClientConnectorCertificateError as exc:
-                raise TargetError(
-                    f"stream {job.stream}, record {job.key}: {certificate_refused(exc)}"
-                ) from None
-            except TRANSPORT_ERRORS as exc:
-                status, retry_after, answer = 0, None, _describe(exc)
+                slot = policy.reserve(clock())
+                try:
+                    while (wait := policy.start(slot, clock())) > 0:
+                        await asyncio.sleep(wait)
+                    grant = policy.grant(clock())
+                    if grant is None:  # access tokens: exchange the login token first
+                        policy.cancel(slot)
+                        await self._exchange(job)
+                        continue
+                    try:
+                        status, headers, answer = await self._send(
+                            request.method, url, body, grant.secret
+                        )
+                    except aiohttp.ClientConnectorCertificateError as exc:
+                        raise TargetError(
+                            f"stream {job.stream}, record {job.key}: {certificate_refused(exc)}"
+                        ) from None
+                    except TRANSPORT_ERRORS as exc:
+                        status, answer = 0, b""
+                        decision = policy.failed(
+                            slot, request, grant, _describe(exc), attempts, clock()
+                        )
+                    else:
+                        decision = policy.answered(
+                            slot,
+                            request,
+                            grant,
+                            _answer(status, headers, answer),
+                            attempts,
+                            clock(),
+                        )
+                except BaseException:
+                    policy.cancel(slot)  # no-op once answered
+                    raise
             finally:
-                self._limit.release()
-            if status == 0:
-                failures += 1
-                self._give_up_after(failures, job, answer.decode("utf-8", "replace"))
-                self._report.add(job.stream, "retried")
-                await asyncio.sleep(errors.backoff_delay(failures))
-                continue
+                in_flight.release()
+            action = decision.action
+            if action is Action.DONE or action is Action.REJECT or action is Action.STOP:
+                return decision, status, answer
+            if decision.warning:
+                self._warn(decision.warning)
+            self._report.add(job.stream, "retried")
             if status == 429:
-                throttles += 1
                 self._report.add(job.stream, "throttled")
-                self._report.add(job.stream, "retried")
-                wait = errors.retry_after_seconds(retry_after)
-                self._limit.throttled(
-                    epoch, wait if wait is not None else errors.backoff_delay(throttles)
-                )
-                continue
-            if status >= 500 or status == 408:
-                failures += 1
-                self._give_up_after(failures, job, str(errors.parse_error(status, answer)))
-                self._report.add(job.stream, "retried")
-                await asyncio.sleep(errors.backoff_delay(failures))
-                continue
-            if uses_access and status == 401:
-                # contract section 5: renew once more on a 401 (the token may have expired
-                # in flight); a renewed token refused while fresh stops the run
-                refusals += 1
-                if refusals <= self.settings.max_retries + 1 and (
-                    await self._tokens.renew_after_refusal(token)
-                ):
-                    self._report.add(job.stream, "retried")
-                    continue
-                return status, answer
-            if uses_access:
-                self._tokens.accepted(token)
-            if 200 <= status < 300:
-                self._limit.succeeded()
-            return status, answer
+            if decision.delay > 0:
+                await asyncio.sleep(decision.delay)
 
-    def _give_up_after(self, failures: int, job: Job, last: str) -> None:
-        if failures > self.settings.max_retries:
-            raise TargetError(
-                f"stream {job.stream}, record {job.key}: gave up after "
-                f"{self.settings.max_retries} retries ({last})"
-            )
+    async def _exchange(self, job: Job) -> None:
+        """Obtain an access token with the login token in use (one exchange at a time; the
+        others wait and then use its token). Runs in the caller's in-flight slot."""
+        policy = self._access
+        async with self._exchange_lock:
+            clock = time.time
+            if policy.grant(clock()) is not None:
+                return  # another request exchanged meanwhile
+            attempts = Attempts()
+            while True:
+                slot = policy.reserve(clock())
+                try:
+                    while (wait := policy.start(slot, clock())) > 0:
+                        await asyncio.sleep(wait)
+                    login = policy.login()
+                    try:
+                        status, headers, body = await self._send(
+                            "POST", self.settings.access_token_url, None, login.secret
+                        )
+                    except aiohttp.ClientConnectorCertificateError as exc:
+                        raise TargetError(
+                            f"access token exchange: {certificate_refused(exc)}"
+                        ) from None
+                    except TRANSPORT_ERRORS as exc:
+                        body = b""
+                        decision = policy.failed(
+                            slot, EXCHANGE, login, _describe(exc), attempts, clock()
+                        )
+                    else:
+                        decision = policy.answered(
+                            slot, EXCHANGE, login, _answer(status, headers, body), attempts, clock()
+                        )
+                except BaseException:
+                    policy.cancel(slot)
+                    raise
+                if decision.warning:
+                    self._warn(decision.warning)
+                if decision.action is Action.DONE:
+                    try:
+                        token = auth.parse_access_token_document(json.loads(body))
+                    except ValueError as exc:
+                        raise TargetError(
+                            f"access token exchange: unreadable answer ({exc})"
+                        ) from None
+                    policy.obtained(login, token)
+                    return
+                if decision.action is Action.STOP:
+                    raise TargetError(
+                        f"stream {job.stream}, record {job.key}: access token exchange: "
+                        f"{decision.reason}"
+                    )
+                if decision.delay > 0:
+                    await asyncio.sleep(decision.delay)
 
-    def _import_token(self) -> str:
-        return self.settings.import_token or ""
+    def _warn(self, message: str) -> None:
+        """A token switch, said once (the policy words it: settings, never tokens)."""
+        self._logger.warning(auth.redact(message, list(self.settings.secrets)))
 
-    async def _request(
+    async def _send(
         self, method: str, url: str, body: bytes | None, token: str
-    ) -> tuple[int, str | None, bytes]:
+    ) -> tuple[int, CIMultiDictProxy[str], bytes]:
         assert self._session is not None
         # also on the bodyless token exchange: aiohttp would send another default type
         headers = self._headers(token, typed=body is not None or method == "POST")
@@ -395,26 +482,44 @@ class Delivery:
             method, URL(url, encoded=True), data=body, headers=headers
         ) as response:
             answer = await response.read()
-            return response.status, response.headers.get("Retry-After"), answer
+            return response.status, response.headers, answer
 
     def _headers(self, token: str, *, typed: bool) -> dict[str, str]:
         """Request headers for a token, built once per token (aiohttp copies them)."""
-        cached = self._header_cache
-        if cached is None or cached[0] != token:
+        cached = self._header_cache.get(token)
+        if cached is None:
+            if len(self._header_cache) >= 8:  # access tokens are renewed: keep a few
+                self._header_cache.clear()
             plain = auth.bearer(token)
-            typed_headers = {**plain, "Content-Type": media.MEDIA_TYPE}
-            cached = self._header_cache = (token, plain, typed_headers)
-        return cached[2] if typed else cached[1]
-
-    async def _exchange_login_token(self) -> tuple[int, str | None, bytes]:
-        try:
-            return await self._request(
-                "POST", self.settings.access_token_url, None, self.settings.login_token or ""
+            cached = self._header_cache[token] = (
+                plain,
+                {**plain, "Content-Type": media.MEDIA_TYPE},
             )
-        except aiohttp.ClientConnectorCertificateError as exc:
-            raise TargetError(f"access token exchange: {certificate_refused(exc)}") from None
-        except TRANSPORT_ERRORS as exc:
-            return 0, None, _describe(exc)
+        return cached[1] if typed else cached[0]
+
+
+#: ``POST /access_tokens`` as the policy sees it.
+EXCHANGE = Request("login", "POST")
+
+
+def _answer(status: int, headers: CIMultiDictProxy[str], body: bytes) -> Answer:
+    """An answer as the policy reads it (the error body is parsed only for errors)."""
+    if status < 300:
+        return Answer(status, headers=headers)
+    error = errors.parse_error(status, body)
+    detail = f"{error.detail} ({error.pointer})" if error.pointer else error.detail
+    return Answer(status, error.code, detail, headers)
+
+
+def _pacer() -> Pacer:
+    """One credential's pacer. Unpaced until the API says otherwise (the first answer's
+    budget headers, or a first 429: at most ``max_concurrency`` requests are in flight then),
+    instead of the pacer's slow start: an API without a rate limit never slows the target."""
+    return Pacer(start_rate=UNPACED, max_rate=UNPACED)
+
+
+#: Starts per second before any limit is met (far above what one process sends).
+UNPACED = math.inf
 
 
 def _new_event_loop() -> asyncio.AbstractEventLoop:
@@ -426,9 +531,9 @@ def _new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-def _describe(exc: BaseException) -> bytes:
-    """A failed transport as the body of a pseudo-answer with status 0."""
-    return f"{type(exc).__name__} {exc}".strip().encode()
+def _describe(exc: BaseException) -> str:
+    """A failed transport in a few words (the policy's reason when it gives up)."""
+    return f"{type(exc).__name__} {exc}".strip()
 
 
 class _AnswerAttributes(msgspec.Struct):

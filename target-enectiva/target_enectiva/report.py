@@ -1,4 +1,5 @@
-"""Per-stream counts of what the target did, and the summary it logs.
+"""Per-stream counts of what the target did, per-credential counts of its requests, and the
+summary it logs (at the end and every ``report_interval`` seconds).
 
 ``inferred`` counts records whose local time fell in a repeated hour and was placed by
 ``ambiguous_local_times: infer``; it is shown only when not zero.
@@ -10,6 +11,8 @@ import logging
 import threading
 import time
 from collections import defaultdict
+
+from enectiva.policy import CredentialPolicy
 
 #: Counters in the order the summary prints them.
 COUNTERS = (
@@ -38,6 +41,11 @@ class Report:
         self._lock = threading.Lock()
         self._counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
         self._started = time.monotonic()
+        self._credentials: tuple[CredentialPolicy, ...] = ()
+
+    def add_credentials(self, *policies: CredentialPolicy) -> None:
+        """Credentials whose requests, 429s, paced rate and switches the summary counts."""
+        self._credentials += policies
 
     def add(self, stream: str, counter: str, amount: int = 1) -> None:
         with self._lock:
@@ -80,6 +88,11 @@ class Report:
                 f"{label} stream {stream}: {parts}, 429s {counts['throttled']}, "
                 f"{done / elapsed:.1f} records/s"
             )
+        now = time.time()
+        for policy in self._credentials:
+            summary = policy.summary(now)
+            if summary.requests:
+                out.append(f"{label} credential {summary.line()}")
         return out
 
     def log(self, logger: logging.Logger, *, final: bool) -> None:

@@ -19,7 +19,12 @@ from target_enectiva import DEFAULT_SENDER
 from target_enectiva.kinds import KINDS, Kind, kind_of
 
 #: Settings whose values never appear in logs, errors or state.
-SECRET_SETTINGS = ("import_token", "login_token")
+SECRET_SETTINGS = (
+    "import_token",
+    "import_token_secondary",
+    "login_token",
+    "login_token_secondary",
+)
 KIND_NAMES = list(KINDS)
 
 
@@ -44,10 +49,28 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Import token: readings, data points and profiles (and their deletes).",
     ),
     th.Property(
+        "import_token_secondary",
+        th.StringType,
+        secret=True,
+        description=(
+            "A second import token of the customer: used for the rest of the run once "
+            "import_token is refused (401), e.g. expired."
+        ),
+    ),
+    th.Property(
         "login_token",
         th.StringType,
         secret=True,
         description="Login token, exchanged for access tokens; only needed for invoices.",
+    ),
+    th.Property(
+        "login_token_secondary",
+        th.StringType,
+        secret=True,
+        description=(
+            "A second login token of the customer: used for the rest of the run once "
+            "login_token is refused (401), e.g. expired."
+        ),
     ),
     th.Property(
         "sender",
@@ -59,7 +82,10 @@ CONFIG_SCHEMA = th.PropertiesList(
         "max_concurrency",
         th.IntegerType(minimum=1, maximum=256),
         default=32,
-        description="Most requests in flight; lowered on 429 and raised again (adaptive).",
+        description=(
+            "Most requests in flight; within it each token is paced from the API's budget "
+            "headers, or just under the rate learned from 429s."
+        ),
     ),
     th.Property(
         "request_timeout",
@@ -167,7 +193,9 @@ class TargetSettings:
     api_url: str
     customer_id: str
     import_token: str | None
+    import_token_secondary: str | None
     login_token: str | None
+    login_token_secondary: str | None
     sender: str
     max_concurrency: int
     request_timeout: float
@@ -191,7 +219,9 @@ class TargetSettings:
             api_url=str(_value(config, "api_url")),
             customer_id=str(_value(config, "customer_id")),
             import_token=config.get("import_token"),
+            import_token_secondary=config.get("import_token_secondary"),
             login_token=config.get("login_token"),
+            login_token_secondary=config.get("login_token_secondary"),
             sender=str(_value(config, "sender")),
             max_concurrency=int(_value(config, "max_concurrency")),
             request_timeout=float(_value(config, "request_timeout")),

@@ -93,6 +93,8 @@ class TargetEnectiva(Target):
             DeliverySettings(
                 import_token=settings.import_token,
                 login_token=settings.login_token,
+                import_token_secondary=settings.import_token_secondary,
+                login_token_secondary=settings.login_token_secondary,
                 access_token_url=settings.api_url.rstrip("/") + auth.access_token_path(),
                 max_concurrency=settings.max_concurrency,
                 request_timeout=settings.request_timeout,

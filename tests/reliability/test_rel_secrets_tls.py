@@ -198,3 +198,69 @@ def test_cli_python_is_this_venv() -> None:
     # the plugins under test are the ones of this checkout, not another install
     assert Path(TARGET_CLI).parent == Path(sys.executable).parent
     assert os.path.exists(TARGET_CLI)
+
+
+def test_target_switching_tokens_at_debug_leaks_no_token(make_sandbox: Any, tmp_path: Path) -> None:
+    # both first tokens expired at start: the run switches to both second tokens (imports and
+    # invoices), renews short-lived access tokens, rejects a record; then a run where every
+    # token is refused. No token value appears in output, STATE or rejects.
+    sb = make_sandbox(
+        seed="demo",
+        seed_size="7x2x3600",
+        token_lifetime=2,
+        expired_tokens=["import_primary", "login_primary"],
+    )
+    prefix = f"sw{uuid.uuid4().hex[:6]}"
+    rejects = tmp_path / "rejects.jsonl"
+    messages: list[Any] = [schema_message("readings"), schema_message("invoices")]
+    for n in range(40):
+        rec = {
+            "time": f"2024-01-01T00:{n:02d}:00Z",
+            "state": float(n),
+            "import_id": f"{prefix}-{n % 4}",
+        }
+        messages.append({"type": "RECORD", "stream": "readings", "record": rec})
+    dup = {"time": "2024-01-01T00:00:00Z", "state": 99.0, "import_id": f"{prefix}-0"}
+    messages.append({"type": "RECORD", "stream": "readings", "record": dup})  # a correction
+    for n in range(4):
+        invoice = {
+            "meter_id": sb.creds["meter_ids"][0],
+            "from": f"1998-{n + 1:02d}-01",
+            "to": f"1998-{n + 1:02d}-20",
+            "cost": 1.0 + n,
+            "note": prefix,
+        }
+        messages.append({"type": "RECORD", "stream": "invoices", "record": invoice})
+    overlapping = dict(invoice, cost=5.0)  # the same range again: 409 overlap, rejected
+    messages.append({"type": "RECORD", "stream": "invoices", "record": overlapping})
+    messages.append({"type": "STATE", "value": {"pos": len(messages)}})
+    config = target_config(
+        sb,
+        import_token_secondary=sb.creds["import_token_secondary"],
+        login_token_secondary=sb.creds["login_token_secondary"],
+        on_invalid="reject",
+        rejects_path=str(rejects),
+        max_concurrency=4,
+    )
+    run = run_target(tmp_path, config, messages, env=DEBUG)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "DEBUG" in run.stderr, "the run did not log at DEBUG"
+    switches = [x for x in run.stderr.splitlines() if "| WARNING" in x and "rest of the run" in x]
+    assert len(switches) == 2, switches  # one per token kind
+    sb.expire_token("import_secondary")
+    sb.expire_token("login_secondary")
+    refused = run_target(tmp_path, config, messages, env=DEBUG)
+    assert refused.returncode != 0
+    secrets = [
+        sb.creds[name]
+        for name in (
+            "import_token",
+            "import_token_secondary",
+            "login_token",
+            "login_token_secondary",
+        )
+    ]
+    everything = "\n".join(
+        [run.stdout, run.stderr, refused.stdout, refused.stderr, rejects.read_text("utf-8")]
+    )
+    assert not leaks(everything, secrets)

@@ -81,6 +81,18 @@ def test_each_token_has_its_own_bucket(limited: Sandbox) -> None:
     assert _budget(secondary_login)[1] == RATE - 1
 
 
+def test_stats_count_answers_and_429s_per_credential(limited: Sandbox) -> None:
+    creds = limited.creds
+    limited.reset_stats()
+    answers = _drain(Api(limited, creds["import_token_secondary"]), path(
+        "createReading", customerId=creds["customer_id"]))  # fmt: skip
+    counts = limited.stats()["by_credential"][f"import_secondary@{creds['customer_id']}"]
+    assert counts["answered"] == sum(1 for a in answers if a.status_code != 429)
+    assert counts["rate_limited"] == sum(1 for a in answers if a.status_code == 429) == 1
+    assert counts["first"] <= counts["last"]
+    assert all(key.endswith(creds["customer_id"]) for key in limited.stats()["by_credential"])
+
+
 def test_no_budget_headers_with_the_flag_nor_without_a_limit() -> None:
     with Sandbox(seed="empty", rate_limit=RATE, budget_headers=False) as sb:
         api = Api(sb, sb.creds["import_token"])

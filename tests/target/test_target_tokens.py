@@ -1,7 +1,10 @@
-"""Access tokens of the target (invoices): renewal before expiry and after a 401.
+"""The delivery engine against a scripted server: access tokens (invoices) renewed before
+expiry and after a 401, and the ceiling of requests in flight.
 
-Contract section 5: clients renew before ``exp`` and once more on a 401. The delivery tests
-run the real engine against a scripted local server, so the order of answers is exact.
+Contract section 5: clients renew before ``exp`` and once more on a 401. The engine runs
+against a scripted local server, so the order of answers is exact. The token state machine
+alone (reuse while fresh, renew when due, probation after a 401) is tested in
+``tests/unit/test_credentials.py``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from target_enectiva.errors import TargetError
 from target_enectiva.kinds import KINDS
 from target_enectiva.report import Report
 from target_enectiva.sinks import RecordPreparation
-from target_enectiva.tokens import AccessTokens
 from target_enectiva.watermark import Watermark
 
 from enectiva import auth
@@ -41,83 +43,6 @@ def token_document(lifetime: int) -> bytes:
     return json.dumps(doc).encode()
 
 
-# ---------- AccessTokens alone ----------
-
-
-class Exchanges:
-    """A fake login-token exchange issuing tokens of a given lifetime (seconds)."""
-
-    def __init__(self, lifetime: int) -> None:
-        self.lifetime = lifetime
-        self.issued: list[str] = []
-
-    @property
-    def count(self) -> int:
-        return len(self.issued)
-
-    async def __call__(self) -> tuple[int, str | None, bytes]:
-        document = token_document(self.lifetime)
-        self.issued.append(json.loads(document)["data"]["attributes"]["token"])
-        return 201, None, document
-
-
-def test_a_token_is_reused_while_fresh_and_renewed_once_due() -> None:
-    async def scenario() -> None:
-        fresh = Exchanges(lifetime=300)
-        tokens = AccessTokens(fresh, max_retries=0)
-        assert await tokens.get() == await tokens.get()
-        assert fresh.count == 1
-        expired = Exchanges(lifetime=-5)  # already past exp: due at every use
-        tokens = AccessTokens(expired, max_retries=0)
-        assert await tokens.get() != await tokens.get()
-        assert expired.count == 2
-
-    asyncio.run(scenario())
-
-
-def test_a_401_renews_and_a_fresh_renewal_refused_again_means_stop() -> None:
-    async def scenario() -> None:
-        exchange = Exchanges(lifetime=300)
-        tokens = AccessTokens(exchange, max_retries=0)
-        first = await tokens.get()
-        assert await tokens.renew_after_refusal(first)
-        second = await tokens.get()
-        assert second != first
-        assert await tokens.renew_after_refusal(first)  # a late 401 for the old token
-        assert await tokens.get() == second and exchange.count == 2
-        assert not await tokens.renew_after_refusal(second)  # the renewal itself refused
-        assert exchange.count == 2
-
-    asyncio.run(scenario())
-
-
-def test_a_401_for_a_token_accepted_before_renews_again() -> None:
-    async def scenario() -> None:
-        exchange = Exchanges(lifetime=300)
-        tokens = AccessTokens(exchange, max_retries=0)
-        first = await tokens.get()
-        assert await tokens.renew_after_refusal(first)
-        second = await tokens.get()
-        tokens.accepted(second)
-        assert await tokens.renew_after_refusal(second)
-        third = await tokens.get()
-        assert third not in (first, second) and exchange.count == 3
-
-    asyncio.run(scenario())
-
-
-def test_a_401_for_a_renewal_that_expired_meanwhile_renews_again() -> None:
-    async def scenario() -> None:
-        exchange = Exchanges(lifetime=-5)  # every token is past exp when the 401 comes
-        tokens = AccessTokens(exchange, max_retries=0)
-        first = await tokens.get()
-        assert await tokens.renew_after_refusal(first)
-        assert await tokens.renew_after_refusal(exchange.issued[-1])  # the renewal, refused
-        assert exchange.count == 3
-
-    asyncio.run(scenario())
-
-
 # ---------- the engine against a scripted server ----------
 
 
@@ -133,6 +58,8 @@ class ScriptedApi:
         self.lifetime = lifetime
         self.exchanges = 0
         self.tokens_seen: list[str] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self.url = ""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -168,7 +95,12 @@ class ScriptedApi:
     async def _invoice(self, request: web.Request) -> web.Response:
         self.tokens_seen.append(request.headers["Authorization"].removeprefix("Bearer "))
         delay, status = self.script.pop(0)
-        await asyncio.sleep(delay)
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            self.in_flight -= 1
         if status == 201:
             attributes = await request.json()
             doc = {"data": {"type": "received_invoices", "id": "1", **attributes["data"]}}
@@ -184,7 +116,9 @@ def deliver() -> Iterator[Any]:
     """Runs invoices through a real :class:`Delivery`; returns its report's counts."""
     engines: list[Delivery] = []
 
-    def run(api: ScriptedApi, count: int = 1) -> dict[str, int]:
+    def run(
+        api: ScriptedApi, count: int = 1, *, meters: int = 1, max_concurrency: int = 1
+    ) -> dict[str, int]:
         plan = RecordPreparation(
             KINDS["invoices"],
             "invoices",
@@ -199,7 +133,7 @@ def deliver() -> Iterator[Any]:
             import_token=None,
             login_token=LOGIN_TOKEN,
             access_token_url=api.url + auth.access_token_path(),
-            max_concurrency=1,
+            max_concurrency=max_concurrency,
             request_timeout=10,
             max_retries=2,
             secrets=(LOGIN_TOKEN,),
@@ -214,7 +148,9 @@ def deliver() -> Iterator[Any]:
         engines.append(engine)
         engine.start()
         for n in range(count):
-            record = {"meter_id": "7", "from": f"2020-01-{n + 1:02d}", "to": f"2020-01-{n + 1:02d}"}
+            meter = str(7 + n % meters)  # one lane per meter
+            day = f"2020-01-{n + 1:02d}"
+            record = {"meter_id": meter, "from": day, "to": day}
             engine.submit(plan.job_for({**record, "cost": 1.0}))
         engine.finish(timeout=60)
         return report.snapshot()["invoices"]
@@ -244,3 +180,11 @@ def test_a_fresh_renewal_refused_again_stops_with_one_line(deliver: Any) -> None
     assert "stream invoices" in message and "401" in message and "login_token" in message
     assert LOGIN_TOKEN not in message and not any(t in message for t in api.tokens_seen)
     assert api.exchanges == 2
+
+
+def test_max_concurrency_is_the_ceiling_of_requests_in_flight(deliver: Any) -> None:
+    # 24 lanes ready at once, answers held 50 ms: the engine keeps exactly 3 in flight
+    with ScriptedApi([(0.05, 201)] * 24, lifetime=300) as api:
+        counts = deliver(api, 24, meters=24, max_concurrency=3)
+    assert counts["created"] == 24
+    assert api.peak_in_flight == 3

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from decimal import Decimal
 
@@ -10,7 +9,6 @@ import pytest
 from target_enectiva import DEFAULT_SENDER, schemas
 from target_enectiva.invalid import InvalidRecordError
 from target_enectiva.kinds import KINDS
-from target_enectiva.limiter import AdaptiveLimit
 from target_enectiva.sinks import RecordPreparation
 from target_enectiva.watermark import Watermark
 
@@ -81,46 +79,6 @@ def test_only_the_latest_releasable_state_is_written() -> None:
     assert mark.held_states == 1  # memory stays bounded however many STATEs arrive
     mark.ack(seq)
     assert written == [{"s": 4}]
-
-
-# ---------- adaptive limit ----------
-
-
-def test_limit_halves_once_per_epoch_and_grows_back() -> None:
-    async def scenario() -> None:
-        limit = AdaptiveLimit(8)
-        epochs = [await limit.acquire() for _ in range(4)]
-        for epoch in epochs:
-            limit.release()
-            limit.throttled(epoch, 0)
-        assert limit.limit == 4  # one decrease for the whole cohort
-        epoch = await limit.acquire()
-        limit.release()
-        limit.throttled(epoch, 0)
-        assert limit.limit == 2
-        for _ in range(2 + 3):
-            limit.succeeded()
-        assert limit.limit == 4
-
-    asyncio.run(scenario())
-
-
-def test_limit_never_admits_more_than_the_limit() -> None:
-    async def scenario() -> int:
-        limit = AdaptiveLimit(3)
-        peak = 0
-
-        async def worker() -> None:
-            nonlocal peak
-            await limit.acquire()
-            peak = max(peak, limit.in_flight)
-            await asyncio.sleep(0.001)
-            limit.release()
-
-        await asyncio.gather(*(worker() for _ in range(20)))
-        return peak
-
-    assert asyncio.run(scenario()) == 3
 
 
 # ---------- records into requests ----------
