@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from demo.meltano_cli import Meltano, RunResult, project_lock
 from demo.run_demo import meltano_env
+from enectiva.times import parse_timestamp
 from tests.e2e.conftest import MELTANO_GROUP, ROOT, TAP_STREAMS
 from tests.support.sandbox import Sandbox
 
@@ -95,12 +97,21 @@ def check_every_stream_lands_with_the_sandbox_counts(
 
 
 def check_second_run_continues_from_meltano_state(jsonl_runs: JsonlRuns) -> None:
-    assert jsonl_runs.first.records["readings"] > 0
-    assert jsonl_runs.second.records["readings"] == 0
-    assert jsonl_runs.second.records["data_points"] == 0
-    # target-jsonl appends: the file still holds the first run's readings, once.
-    readings = read_jsonl(jsonl_runs.folder, "readings")
-    assert readings == jsonl_runs.after_first["readings"]
+    """With no new data the second run re-reads only the look-back window (``lookback_days:
+    2`` in meltano.yml's sandbox environment): records the first run emitted, none older than
+    two days before its series' bookmark; target-jsonl appends them after the first run's."""
+    for stream, owner in (("readings", "meter_id"), ("data_points", "data_series_id")):
+        first = jsonl_runs.after_first[stream]
+        assert first, stream
+        again = read_jsonl(jsonl_runs.folder, stream)[len(first) :]
+        assert len(again) == jsonl_runs.second.records[stream] < len(first), stream
+        assert {(r[owner], r["time"]) for r in again} <= {(r[owner], r["time"]) for r in first}
+        bookmark: dict[str, datetime] = {}
+        for record in first:
+            moment = parse_timestamp(record["time"])
+            bookmark[record[owner]] = max(moment, bookmark.get(record[owner], moment))
+        window = timedelta(days=2)
+        assert all(parse_timestamp(r["time"]) >= bookmark[r[owner]] - window for r in again)
 
 
 def check_tokens_stay_out_of_logs_and_output(jsonl_runs: JsonlRuns, sandbox: Sandbox) -> None:

@@ -9,8 +9,8 @@ from test_tap_cli import expected_readings, full_config, reading_keys, recent_st
 pytestmark = pytest.mark.slow
 
 
-def readings_run(sb, tmp_path, days: int):
-    config = full_config(sb, start_date=recent_start(days), max_retries=10)
+def readings_run(sb, tmp_path, days: int, **settings):
+    config = full_config(sb, start_date=recent_start(days), max_retries=10, **settings)
     catalog = select(discover(tmp_path, config), {"readings"})
     run = run_tap(tmp_path, config, catalog=catalog)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -23,8 +23,9 @@ def readings_run(sb, tmp_path, days: int):
 
 
 def test_access_token_expiring_mid_run_is_renewed(make_sandbox, tmp_path):
-    sb = make_sandbox(seed="demo", page_size=50, token_lifetime=2, latency_ms=40)
-    run = readings_run(sb, tmp_path, days=10)
+    sb = make_sandbox(seed="demo", page_size=20, token_lifetime=2, latency_ms=40)
+    # one request at a time: ~75 pages at 40 ms outlast the 2 s token (renewed after ~1 s)
+    run = readings_run(sb, tmp_path, days=10, max_concurrency=1)
     stats = sb.stats()["by_operation_status"]
     assert stats["createAccessToken 201"] >= 2, stats
     assert "login_" not in run.stderr
