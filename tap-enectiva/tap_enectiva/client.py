@@ -9,7 +9,6 @@ concurrently through :mod:`tap_enectiva.concurrency`; the hooks it calls are bel
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import sys
@@ -31,6 +30,7 @@ from singer_sdk.exceptions import (
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.schema.source import StreamSchema
+from singer_sdk.streams._state import StreamStateManager
 from typing_extensions import override
 
 from enectiva.budget import parse_budget
@@ -44,6 +44,7 @@ from tap_enectiva.paging import NextLinkPaginator, document
 from tap_enectiva.retry import wait_seconds
 from tap_enectiva.schemas import CONTRACT, record_fields
 from tap_enectiva.settings import config_time, user_agent
+from tap_enectiva.state import IndexedStateManager
 
 if TYPE_CHECKING:
     from backoff.types import Details
@@ -76,8 +77,6 @@ class EnectivaStream(RESTStream[ParseResult | None]):
         self._message_writer = tap.message_writer
         self._fields = record_fields(self.name)
         self._schema_written = False
-        self._state_index: dict[tuple[tuple[str, Any], ...], dict] = {}
-        self._state_index_of: list[dict] | None = None
 
     # ---- settings ----
 
@@ -300,37 +299,20 @@ class EnectivaStream(RESTStream[ParseResult | None]):
         data["records"].increment(written)
         return written
 
+    @property
     @override
-    def get_context_state(self, context: Context | None) -> dict:
-        # Performance: the SDK finds a partition's state by scanning the stream's list of
-        # partitions, on every record: quadratic in the partitions (2,000 meters: 8 s of a
-        # 17 s run). An index by the state partition context, rebuilt when that list
-        # changes, finds the same dict (the SDK still creates missing entries).
-        if not context:
-            return super().get_context_state(context)
-        partition = self._get_state_partition_context(context) or {}
-        try:
-            key = tuple(sorted(partition.items()))
-            state = self._state_index.get(key)
-        except TypeError:  # an unhashable context value: the SDK's way
-            return super().get_context_state(context)
-        if state is not None and self._state_index_of is self._state_partitions():
-            return state
-        state = super().get_context_state(context)
-        partitions = self._state_partitions()
-        if partitions is not self._state_index_of:
-            self._state_index_of = partitions
-            self._state_index = {}
-            for entry in partitions or ():
-                with contextlib.suppress(TypeError, AttributeError):
-                    self._state_index[tuple(sorted(entry["context"].items()))] = entry
-        self._state_index[key] = state
-        return state
-
-    def _state_partitions(self) -> list[dict] | None:
-        stream_state = (self.tap_state.get("bookmarks") or {}).get(self.tap_stream_id) or {}
-        partitions = stream_state.get("partitions")
-        return partitions if isinstance(partitions, list) else None
+    def state_manager(self) -> StreamStateManager:
+        # Performance: the SDK's manager scans every partition per look-up (see state.py).
+        if self._state_manager is None:
+            self._state_manager = IndexedStateManager(
+                tap_name=self.tap_name,
+                stream_name=self.name,
+                tap_state=self.tap_state,
+                state_partitioning_keys=self.state_partitioning_keys,
+                is_sorted=self.is_sorted,
+                check_sorted=self.check_sorted,
+            )
+        return self._state_manager
 
     def end_partition(self, job: PartitionJob) -> None:
         """Main thread: close the partition's state (signpost, starting value) and metrics."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import io
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
 from singer_sdk.singerlib.encoding.simple import Message, StateMessage
@@ -21,10 +24,28 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
 
     record_bytes = 0
     last_state_bytes = 0
+    _out: BinaryIO | None = None
+
+    @property
+    def out(self) -> BinaryIO:
+        """stdout's byte stream, buffered even where Python's is not.
+
+        Under ``PYTHONUNBUFFERED`` (``python -u``, and many container images set it) stdout
+        has no buffer: every record would be a system call. A buffer of our own keeps the
+        promise above (flushed at each STATE and at exit).
+        """
+        if self._out is None:
+            stream = sys.stdout.buffer
+            if isinstance(stream, io.RawIOBase):
+                buffered = io.BufferedWriter(stream, buffer_size=1 << 16)
+                atexit.register(_flush_quietly, buffered)
+                stream = buffered
+            self._out = stream
+        return self._out
 
     @override
     def write_message(self, message: Message) -> None:
-        out = sys.stdout.buffer
+        out = self.out
         line = self.format_message(message)
         out.write(line)
         if isinstance(message, StateMessage):
@@ -43,4 +64,10 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         message["time_extracted"] = datetime.now(UTC)
         line = serialize_jsonl(message)
         self.record_bytes += len(line)
-        sys.stdout.buffer.write(line)
+        self.out.write(line)
+
+
+def _flush_quietly(stream: BinaryIO) -> None:
+    """At exit: what is still buffered goes out, unless stdout is gone already."""
+    with contextlib.suppress(ValueError, OSError):
+        stream.flush()
