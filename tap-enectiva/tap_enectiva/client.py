@@ -418,7 +418,7 @@ class EnectivaStream(RESTStream[ParseResult | None]):
         super().log_sync_costs()
         # Tap.sync_all is final; its last step calls this for every stream after every sync
         # ended: the run's summary goes out from the first such call.
-        self._run.log_summary(self.logger)
+        self._run.log_summary()
 
     @override
     def generate_child_contexts(

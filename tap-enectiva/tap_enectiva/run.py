@@ -17,7 +17,7 @@ from tap_enectiva.auth import RunAuthenticator
 from tap_enectiva.checkpoint import StateCadence
 from tap_enectiva.concurrency import PartitionReader
 from tap_enectiva.partitions import Partition
-from tap_enectiva.settings import DEFAULT_MAX_CONCURRENCY
+from tap_enectiva.settings import DEFAULT_MAX_CONCURRENCY, PLUGIN_NAME
 
 #: Requests per second the pacer allows before any budget or 429 was seen (its maximum).
 PACER_START_RATE = 10_000.0
@@ -54,11 +54,11 @@ class RunShared:
             self._local.session = session
         return session
 
-    def log_summary(self, logger: logging.Logger) -> None:
+    def log_summary(self) -> None:
         """The run summary, once: a line per credential the run used (requests, 429s, the
         paced rate, switches)."""
         credential = self.authenticator.built
         if credential is None or self._summarized:
             return
         self._summarized = True
-        logger.info("Run summary: %s", credential.summary_line())
+        logging.getLogger(PLUGIN_NAME).info("Run summary: %s", credential.summary_line())
