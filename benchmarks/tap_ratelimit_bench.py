@@ -75,7 +75,8 @@ def bench_tap_ratelimit(rate: float, meters: int, days: int, page_size: int) -> 
         )
         section.notes.append(
             f"{label}: {got['requests']} requests ({got['reads']} reads) in {got['span']:.1f} s "
-            f"of reads, {got['throttled']} answered 429; {got['records']:,} readings. "
+            f"of reads, {got['throttled']} answered 429 "
+            f"({got['throttled'] / max(1, got['requests']):.1%}); {got['records']:,} readings. "
             + " / ".join(got["summaries"])
         )
     section.facts = {"one": one, "two": two}
