@@ -17,9 +17,10 @@ from benchmarks.ratelimit_bench import bench_ratelimit
 from benchmarks.scale_bench import bench_scale
 from benchmarks.seed_sizes import seed_size_for
 from benchmarks.tap_bench import bench_tap
+from benchmarks.tap_ratelimit_bench import bench_tap_ratelimit
 from benchmarks.target_bench import bench_target
 
-NAMES = ("tap", "scale", "target", "ratelimit", "memory", "lookback")
+NAMES = ("tap", "scale", "target", "ratelimit", "tapratelimit", "memory", "lookback")
 
 #: (full, quick) sizes of every benchmark.
 PLANS: dict[str, tuple[Callable[[], Section], Callable[[], Section]]] = {
@@ -38,6 +39,10 @@ PLANS: dict[str, tuple[Callable[[], Section], Callable[[], Section]]] = {
     "ratelimit": (
         lambda: bench_ratelimit(rate=100, seconds=40),
         lambda: bench_ratelimit(rate=50, seconds=6),
+    ),
+    "tapratelimit": (
+        lambda: bench_tap_ratelimit(rate=20, meters=20, days=16, page_size=50),
+        lambda: bench_tap_ratelimit(rate=20, meters=20, days=4, page_size=50),
     ),
     "memory": (
         lambda: bench_memory([10_000, 100_000, 1_000_000]),

@@ -125,8 +125,9 @@ def partition_commands(
     return commands
 
 
-def run_together(commands: list[list[str]]) -> tuple[float, int]:
-    """Start every command at once; (seconds until the last ends, readings of all)."""
+def run_together(commands: list[list[str]], stderrs: list[str] | None = None) -> tuple[float, int]:
+    """Start every command at once; (seconds until the last ends, readings of all); each
+    process's stderr is appended to ``stderrs`` when given."""
     started = time.perf_counter()
     procs = [
         subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -138,6 +139,8 @@ def run_together(commands: list[list[str]]) -> tuple[float, int]:
         if proc.returncode != 0:
             raise RuntimeError(f"partition process exited with {proc.returncode}: {err[-2000:]}")
         records += tap_records(err)
+        if stderrs is not None:
+            stderrs.append(err)
     return time.perf_counter() - started, records
 
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-import time
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -25,7 +24,6 @@ from singer_sdk.exceptions import (
     AbortedSyncFailedException,
     AbortedSyncPausedException,
     FatalAPIError,
-    RetriableAPIError,
 )
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
@@ -33,31 +31,27 @@ from singer_sdk.schema.source import StreamSchema
 from singer_sdk.streams._state import StreamStateManager
 from typing_extensions import override
 
-from enectiva.budget import parse_budget
 from enectiva.contract import Operation, operation
-from enectiva.errors import Outcome, classify, parse_error, retry_after_seconds
 from enectiva.media import MEDIA_TYPE
+from enectiva.policy import Action, Answer, Decision, Request
 from enectiva.times import TimeFormatError, format_timestamp, parse_timestamp
-from tap_enectiva.errors import TapError, brief
+from tap_enectiva.auth import HeaderPerAttempt
+from tap_enectiva.errors import TapError
 from tap_enectiva.output import BufferedMsgSpecWriter
 from tap_enectiva.paging import NextLinkPaginator, document
-from tap_enectiva.retry import wait_seconds
 from tap_enectiva.schemas import CONTRACT, record_fields
 from tap_enectiva.settings import config_time, user_agent
 from tap_enectiva.state import IndexedStateManager
 
 if TYPE_CHECKING:
-    from backoff.types import Details
     from singer_sdk.helpers.types import Context
     from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-    from tap_enectiva.auth import AccessTokenAuthenticator
     from tap_enectiva.concurrency import PartitionJob
     from tap_enectiva.run import RunShared
 
 
-class AccessTokenRefused(RetriableAPIError):
-    """A 401 after which the token was renewed: retry at once with the new token."""
+_HEADER_PER_ATTEMPT = HeaderPerAttempt()
 
 
 class EnectivaStream(RESTStream[ParseResult | None]):
@@ -134,8 +128,12 @@ class EnectivaStream(RESTStream[ParseResult | None]):
 
     @property
     @override
-    def authenticator(self) -> AccessTokenAuthenticator:
-        return self._run.authenticator.get()
+    def authenticator(self) -> HeaderPerAttempt:
+        # The SDK applies it when preparing a request; the token goes on at each attempt
+        # (RunCredential.send). Building the run's credential here makes a bad api_url fail
+        # before the first request is prepared.
+        self._run.authenticator.get()
+        return _HEADER_PER_ATTEMPT
 
     @property
     @override
@@ -157,32 +155,41 @@ class EnectivaStream(RESTStream[ParseResult | None]):
         return request
 
     @override
+    def request_decorator(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        # Bypassed: _request runs the credential policy's loop (enectiva.policy), which
+        # decides every resend (5xx, 408, dropped connections, 429, a 401's renewal or
+        # switch) with its own counters per request (429s apart from failures, which the
+        # backoff decorator's one tries counter cannot tell) and books every try with the
+        # credential's pacer.
+        return func
+
+    @override
     def _request(
         self, prepared_request: requests.PreparedRequest, context: Context | None
     ) -> requests.Response:
-        # The SDK's _request (authenticate, send, log, validate) with the one seam every
-        # request of the run passes before it is sent: the credential's shared pacer, so that
-        # more threads never mean more 429s (contract section 8).
-        pacer = self._run.pacer
-        slot = pacer.reserve(time.time())
-        while (wait := pacer.start(slot, time.time())) > 0:
-            time.sleep(wait)
-        request = self.authenticator(prepared_request)
-        try:
-            response = self.requests_session.send(
-                request, timeout=self.timeout, allow_redirects=self.allow_redirects
-            )
-        except BaseException:
-            pacer.failed(slot, time.time())
-            raise
-        status = response.status_code
-        after = retry_after_seconds(response.headers.get("Retry-After")) if status == 429 else None
-        pacer.answered(slot, time.time(), status, parse_budget(response.headers), after)
-        self._write_request_duration_log(
-            endpoint=self.path, response=response, context=context, extra_tags=None
+        # The SDK's _request (authenticate, send, log, validate), as the one seam every
+        # request of the run passes: the run's credential paces it, sends it with the
+        # access token in use and resends it as the policy decides (contract sections 5, 8).
+        sent = self._run.authenticator.get().send(
+            self.requests_session,
+            prepared_request,
+            self._policy_request,
+            timeout=self.timeout,
+            allow_redirects=self.allow_redirects,
+            label=self.name,
         )
-        self.validate_response(response)
-        return response
+        if sent.response is not None:
+            self._write_request_duration_log(
+                endpoint=self.path, response=sent.response, context=context, extra_tags=None
+            )
+        if sent.decision.action is Action.DONE and sent.response is not None:
+            return sent.response
+        raise self.refusal_error(sent.answer, sent.decision)
+
+    @cached_property
+    def _policy_request(self) -> Request:
+        """What the policy needs to know about this stream's reads."""
+        return Request("access", "GET", kind=self.name, scope=self.operation.scope)
 
     # ---- partitions, read concurrently (tap_enectiva.concurrency) ----
 
@@ -322,33 +329,22 @@ class EnectivaStream(RESTStream[ParseResult | None]):
 
     # ---- answers ----
 
-    @override
-    def validate_response(self, response: requests.Response) -> None:
-        status = response.status_code
-        if status < 300:
-            self.authenticator.accepted(response.request)
-            return
-        error = parse_error(status, response.content)
-        method = response.request.method or "GET"
-        outcome = classify(status, error.code, kind=self.name, method=method)
-        if outcome in (Outcome.RETRY, Outcome.RATE_LIMITED):
-            raise RetriableAPIError(f"stream '{self.name}': {brief(error)}", response)
-        if outcome is Outcome.RENEW_TOKEN:
-            if self.authenticator.renew_after_refusal(response.request):
-                raise AccessTokenRefused(f"stream '{self.name}': access token refused", response)
-            raise TapError(
-                f"stream '{self.name}': the access token was refused again after renewal "
-                f"({brief(error)}); check login_token"
+    def refusal_error(self, answer: Answer, decision: Decision) -> Exception:
+        """The one-line error of a read the policy did not settle (REJECT or STOP)."""
+        if decision.action is Action.REJECT:  # a read has no record to reject: stop
+            return FatalAPIError(
+                f"stream '{self.name}': {answer.describe()}; "
+                "check the stream's ids and dates in the config"
             )
-        if status == 403:
-            raise TapError(
+        if answer.status == 403:
+            return TapError(
                 f"stream '{self.name}' needs the '{self.operation.scope}' scope, "
                 "which the login_token does not grant (HTTP 403); deselect the stream "
                 "or use a token with that scope"
             )
-        raise FatalAPIError(
-            f"stream '{self.name}': {brief(error)}; check the stream's ids and dates in the config"
-        )
+        if answer.status in (0, 408, 429) or answer.status >= 500:  # gave up resending
+            return TapError(f"stream '{self.name}': {decision.reason}; retry later")
+        return TapError(f"stream '{self.name}': {decision.reason}")
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
@@ -362,39 +358,6 @@ class EnectivaStream(RESTStream[ParseResult | None]):
         record = {name: attributes.get(name) for name in self._fields}
         record["id"] = str(resource["id"])
         return record
-
-    # ---- retries (every request; the token exchange has the same policy) ----
-
-    @override
-    def backoff_max_tries(self) -> int:
-        return int(self.config.get("max_retries", 8)) + 1
-
-    @override
-    def backoff_wait_generator(self) -> Generator[float, Any, None]:
-        attempt = 0
-        exc = yield 0.0  # primed by backoff before the first failure
-        while True:
-            attempt += 1
-            if isinstance(exc, AccessTokenRefused):
-                exc = yield 0.0
-                continue
-            exc = yield wait_seconds(attempt, getattr(exc, "response", None))
-
-    @override
-    def backoff_jitter(self, value: float) -> float:
-        return value  # wait_seconds already adds jitter
-
-    @override
-    def backoff_handler(self, details: Details) -> None:
-        exc = details.get("exception")
-        self.log(
-            "Retrying '%s' in %.1f s after try %d: %s",
-            self.name,
-            details.get("wait") or 0.0,
-            details.get("tries") or 0,
-            exc,
-            level=logging.WARNING,
-        )
 
     # ---- output: the per-record fast path ----
 
@@ -431,6 +394,13 @@ class EnectivaStream(RESTStream[ParseResult | None]):
         )
 
     # ---- SDK plumbing ----
+
+    @override
+    def log_sync_costs(self) -> None:
+        super().log_sync_costs()
+        # Tap.sync_all is final; its last step calls this for every stream after every sync
+        # ended: the run's summary goes out from the first such call.
+        self._run.log_summary()
 
     @override
     def generate_child_contexts(

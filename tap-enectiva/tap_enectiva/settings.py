@@ -41,6 +41,13 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Long-lived login token, exchanged for short-lived access tokens.",
     ),
     th.Property(
+        "login_token_secondary",
+        th.StringType,
+        secret=True,
+        description="A second login token of the same customer: when login_token is refused "
+        "(401: expired or revoked), the run goes on with this one and logs one warning.",
+    ),
+    th.Property(
         "start_date",
         th.DateTimeType,
         description="Read readings, data points and deltas from this instant on "
@@ -96,8 +103,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         "max_retries",
         th.IntegerType,
         default=8,
-        description="Retries of a request after 429, 5xx, timeouts and dropped connections "
-        "(exponential backoff with jitter; Retry-After honoured).",
+        description="Retries of a request after 5xx, timeouts and dropped connections "
+        "(exponential backoff with jitter). 429s wait Retry-After and count apart "
+        "(at most 30 per request).",
     ),
     th.Property(
         "max_concurrency",

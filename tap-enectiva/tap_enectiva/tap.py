@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import click
 import requests
 from singer_sdk import Stream, Tap
-from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.helpers.capabilities import (
     CapabilitiesEnum,
     PluginCapabilities,
@@ -18,6 +18,7 @@ from singer_sdk.helpers.capabilities import (
 from typing_extensions import override
 
 from enectiva.fatal import fatal_line
+from tap_enectiva.auth import LOGIN_SETTINGS
 from tap_enectiva.errors import TapError, brief, connection_reason
 from tap_enectiva.output import BufferedMsgSpecWriter
 from tap_enectiva.partitions import partition_setting_errors
@@ -79,8 +80,6 @@ class TapEnectiva(Tap):
             _fail(f"invalid config: {'; '.join(exc.errors or [str(exc)])}", kwargs)
         except (TapError, FatalAPIError) as exc:
             _fail(str(exc), kwargs)
-        except RetriableAPIError as exc:
-            _fail(f"{exc}; still failing after max_retries retries: retry later", kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
             _fail(f"lost the connection to the API: {connection_reason(exc)}", kwargs)
         except requests.RequestException as exc:
@@ -89,5 +88,6 @@ class TapEnectiva(Tap):
 
 def _fail(message: str, invoke_kwargs: dict[str, Any]) -> None:
     config = getattr(invoke_kwargs.get("config"), "config", None) or {}
-    click.echo(fatal_line(PLUGIN_NAME, message, [config.get("login_token")]), err=True)
+    secrets = [config.get(setting) for setting in LOGIN_SETTINGS]
+    click.echo(fatal_line(PLUGIN_NAME, message, secrets), err=True)
     sys.exit(1)

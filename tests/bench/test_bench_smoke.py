@@ -16,6 +16,7 @@ from benchmarks.memory_bench import bench_memory
 from benchmarks.ratelimit_bench import bench_ratelimit
 from benchmarks.run import main
 from benchmarks.tap_bench import bench_tap
+from benchmarks.tap_ratelimit_bench import bench_tap_ratelimit
 from benchmarks.target_bench import bench_target
 
 pytestmark = pytest.mark.xdist_group("bench")
@@ -49,6 +50,18 @@ def test_rate_limited_benchmark_counts_429s_and_loses_nothing() -> None:
     _positive_figures(section)
     assert section.facts["lost"] == 0
     assert section.facts["records"] == 60
+
+
+def test_tap_rate_limited_benchmark_counts_on_the_server_and_agrees_on_records() -> None:
+    section = bench_tap_ratelimit(rate=20, meters=2, days=1, page_size=20)
+    assert len(section.figures) == 4  # rate and 429 share, for 1 and 2 processes
+    assert all(f.baseline and f.value >= 0 and f.verdict for f in section.figures)
+    one, two = section.facts["one"], section.facts["two"]
+    assert one["records"] == two["records"] == 2 * (96 + 1)
+    for facts in (one, two):
+        assert facts["reads"] >= 2 * 5 + 1  # several pages per meter, and the meters list
+        assert facts["requests"] >= facts["reads"] + facts["throttled"]
+        assert all(line.startswith("login tokens:") for line in facts["summaries"])
 
 
 def test_memory_benchmark_measures_both_plugins() -> None:

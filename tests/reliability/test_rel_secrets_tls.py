@@ -50,13 +50,32 @@ def test_tap_at_debug_leaks_no_token(sb: Sandbox, tmp_path: Path, monkeypatch) -
     assert run.returncode == 0, run.stderr[-2000:]
     assert "DEBUG" in run.stderr, "the run did not log at DEBUG"
     assert run.records("readings") and run.states
-    wrong = dict(config, login_token="login_" + "f" * 48)
+    # the switch path: login_token expired, login_token_secondary valid
+    second = dict(config, login_token_secondary=sb.creds["login_token_secondary"])
+    sb.expire_token("login_primary")
+    try:
+        switched = run_tap(tmp_path, second, catalog=select(catalog, {"meters", "readings"}))
+    finally:
+        sb.set_token_window("login_primary")  # open again for the other tests
+    assert switched.returncode == 0, switched.stderr[-2000:]
+    assert "using login_token_secondary" in switched.stderr
+    # both refused: the fatal line names both settings, never their values
+    wrong = dict(
+        config,
+        login_token="login_" + "f" * 48,
+        login_token_secondary="login_" + "e" * 48,
+    )
     refused = run_tap(tmp_path, wrong, catalog=select(catalog, {"meters"}))
     assert refused.returncode != 0
-    secrets = [sb.creds["login_token"], wrong["login_token"]]
-    everything = "\n".join(
-        [json.dumps(catalog), run.stdout, run.stderr, refused.stdout, refused.stderr]
-    )
+    assert "login_token_secondary" in refused.stderr
+    secrets = [
+        sb.creds["login_token"],
+        sb.creds["login_token_secondary"],
+        wrong["login_token"],
+        wrong["login_token_secondary"],
+    ]
+    outputs = [run, switched, refused]
+    everything = "\n".join([json.dumps(catalog)] + [o.stdout + o.stderr for o in outputs])
     assert not leaks(everything, secrets)
 
 

@@ -31,7 +31,8 @@ PRIVATE_SDK_PARTS: dict[tuple[str, str | None, str], str] = {
         "tap: the next page is fetched ahead on a helper thread"
     ),
     ("singer_sdk.streams.rest", "RESTStream", "_request"): (
-        "tap: the one seam every request passes (shared pacer), with the SDK's retries around it"
+        "tap: the one seam every request passes (the run's credential policy: pacing, tokens, "
+        "resends)"
     ),
     ("singer_sdk.streams.core", "Stream", "_sync_children"): (
         "tap: child partitions (meters' readings and deltas) go to the concurrent reader"

@@ -32,11 +32,14 @@ def full_config(sb: Sandbox, **overrides: Any) -> dict[str, Any]:
     return tap_config(sb, **settings)
 
 
-def listed(sb: Sandbox, path: str, **params: Any) -> list[dict[str, Any]]:
-    """A list read by hand with ``page=N`` (independent of the tap's links.next paging)."""
+def listed(
+    sb: Sandbox, path: str, *, login: str = "login_token", **params: Any
+) -> list[dict[str, Any]]:
+    """A list read by hand with ``page=N`` (independent of the tap's links.next paging), with
+    the login token of the credentials' key ``login``."""
     token = requests.post(
         f"{sb.url}/access_tokens",
-        headers={"Accept": MEDIA_TYPE, "Authorization": f"Bearer {sb.creds['login_token']}"},
+        headers={"Accept": MEDIA_TYPE, "Authorization": f"Bearer {sb.creds[login]}"},
         timeout=30,
     ).json()["data"]["attributes"]["token"]
     out: list[dict[str, Any]] = []

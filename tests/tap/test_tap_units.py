@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import parse_qs, urlparse, urlsplit
 
 import pytest
 import requests
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.streams.rest import PageContext
 from tap_enectiva.client import utc_time
-from tap_enectiva.errors import TapError
+from tap_enectiva.errors import TapError, brief
 from tap_enectiva.paging import NextLinkPaginator
 from tap_enectiva.tap import TapEnectiva
 
+from enectiva.errors import parse_error
 from enectiva.fatal import fatal_line
+from enectiva.policy import Action, Answer, Attempts, decide
 
 BASE = {"api_url": "http://api.test", "login_token": "login-secret-token"}
 
@@ -160,17 +163,28 @@ def test_times_are_emitted_in_utc_with_z():
     assert utc_time("2024-02-01T00:00:00.750+00:00") == "2024-02-01T00:00:00Z"
 
 
+def read_failure(stream, status: int, body: dict, headers: dict | None = None):
+    """What the stream raises for an answer the policy does not retry (None: it retries)."""
+    response = answer(status, body, headers)
+    error = parse_error(status, response.content)
+    said = Answer(status, error.code, brief(error.detail), response.headers)
+    decision = decide(stream._policy_request, said, Attempts())
+    if decision.action is Action.RETRY:
+        return None
+    return stream.refusal_error(said, decision)
+
+
 def test_answers_map_to_retry_or_a_clear_failure():
     stream = make_tap().streams["meters"]
-    with pytest.raises(RetriableAPIError):
-        stream.validate_response(answer(503, {"errors": [{"status": "503", "title": "x"}]}))
-    with pytest.raises(RetriableAPIError):
-        stream.validate_response(answer(429, {}, {"Retry-After": "1"}))
+    assert read_failure(stream, 503, {"errors": [{"status": "503", "title": "x"}]}) is None
+    assert read_failure(stream, 429, {}, {"Retry-After": "1"}) is None
     detail = {"errors": [{"status": "400", "title": "Invalid", "detail": "bad filter value"}]}
-    with pytest.raises(FatalAPIError, match=r"stream 'meters'.*bad filter value"):
-        stream.validate_response(answer(400, detail))
-    with pytest.raises(TapError, match=r"stream 'meters' needs the 'meters' scope"):
-        stream.validate_response(answer(403, {"errors": [{"status": "403", "title": "F"}]}))
+    failure = read_failure(stream, 400, detail)
+    assert isinstance(failure, FatalAPIError)
+    assert re.search(r"stream 'meters'.*bad filter value", str(failure))
+    failure = read_failure(stream, 403, {"errors": [{"status": "403", "title": "F"}]})
+    assert isinstance(failure, TapError)
+    assert re.search(r"stream 'meters' needs the 'meters' scope", str(failure))
 
 
 def test_catalog_has_contract_schemas_and_no_secrets():
@@ -201,8 +215,8 @@ def test_catalog_has_contract_schemas_and_no_secrets():
 def test_failure_lines_keep_their_action_within_200_characters(status, action):
     stream = make_tap().streams["virtual_meter_deltas"]
     detail = {"errors": [{"status": str(status), "title": "T", "detail": "very long " * 60}]}
-    with pytest.raises((TapError, FatalAPIError)) as caught:
-        stream.validate_response(answer(status, detail))
-    line = fatal_line("tap-enectiva", str(caught.value))
+    failure = read_failure(stream, status, detail)
+    assert isinstance(failure, TapError | FatalAPIError)
+    line = fatal_line("tap-enectiva", str(failure))
     assert line.startswith("tap-enectiva: error: stream 'virtual_meter_deltas'")
     assert line.endswith(action) and len(line) <= len("tap-enectiva: error: ") + 200
