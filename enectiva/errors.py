@@ -124,27 +124,3 @@ class Outcome(enum.Enum):
     RATE_LIMITED = "rate_limited"  # 429: wait Retry-After and resend
     RENEW_TOKEN = "renew_token"  # 401 on an access token: renew once, then stop
     FATAL = "fatal"  # credentials, customer, media type: stop the run
-
-
-# The decisions moved to enectiva.policy (issue 11); these stay while the plugins call them.
-
-
-def classify(status: int, code: str | None, *, kind: str | None, method: str) -> Outcome:
-    """See :func:`enectiva.policy.classify`."""
-    from enectiva import policy  # policy imports this module
-
-    return policy.classify(status, code, kind=kind, method=method)
-
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """See :func:`enectiva.policy.retry_after_seconds`."""
-    from enectiva import policy
-
-    return policy.retry_after_seconds(value, now)
-
-
-def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 30.0) -> float:
-    """See :func:`enectiva.policy.backoff_delay`."""
-    from enectiva import policy
-
-    return policy.backoff_delay(attempt, base=base, cap=cap)

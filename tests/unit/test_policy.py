@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from enectiva import errors
 from enectiva.auth import AccessToken
 from enectiva.credentials import AccessTokens, TokenPair
 from enectiva.errors import Outcome
@@ -138,9 +137,8 @@ def test_retry_after_as_seconds_and_as_http_date() -> None:
     request = Request("access", "GET", "meters")
     answer = Answer(429, headers={"Retry-After": "Sun, 01 Mar 2026 12:00:07 GMT"})
     assert decide(request, answer, Attempts(), wall_now=now).delay == 7.0
-    # the old names still answer the same (callers not yet moved to enectiva.policy)
-    assert errors.retry_after_seconds("Sun, 01 Mar 2026 12:00:10 GMT", now) == 10.0
-    assert errors.classify(409, None, kind="readings", method="POST") is Outcome.DUPLICATE
+    assert retry_after_seconds("Sun, 01 Mar 2026 12:00:10 GMT", now) == 10.0
+    assert classify(409, None, kind="readings", method="POST") is Outcome.DUPLICATE
 
 
 @given(

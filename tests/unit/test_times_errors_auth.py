@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from enectiva import auth, errors, times
+from enectiva import auth, errors, policy, times
 from enectiva.errors import Outcome
 
 KEY = "k" * 32
@@ -70,7 +70,7 @@ def test_months() -> None:
     ],
 )
 def test_classify(status, code, kind, method, outcome) -> None:
-    assert errors.classify(status, code, kind=kind, method=method) is outcome
+    assert policy.classify(status, code, kind=kind, method=method) is outcome
 
 
 def test_parse_error_is_tolerant() -> None:
@@ -83,17 +83,17 @@ def test_parse_error_is_tolerant() -> None:
 
 
 def test_retry_after() -> None:
-    assert errors.retry_after_seconds("3") == 3.0
-    assert errors.retry_after_seconds(None) is None
-    assert errors.retry_after_seconds("soon") is None
+    assert policy.retry_after_seconds("3") == 3.0
+    assert policy.retry_after_seconds(None) is None
+    assert policy.retry_after_seconds("soon") is None
     now = time.time()
     http_date = datetime.fromtimestamp(now + 10, UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
-    assert 8 <= errors.retry_after_seconds(http_date, now=now) <= 11
+    assert 8 <= policy.retry_after_seconds(http_date, now=now) <= 11
 
 
 def test_backoff_is_bounded() -> None:
     for attempt in range(1, 30):
-        assert 0 <= errors.backoff_delay(attempt, base=0.5, cap=4) <= 4
+        assert 0 <= policy.backoff_delay(attempt, base=0.5, cap=4) <= 4
 
 
 def test_access_token_exchange_and_renewal() -> None:
