@@ -1,4 +1,4 @@
-"""The base stream: auth, error handling, retries and JSON:API list parsing.
+"""The base stream: requests through the run's credential, answers, JSON:API lists, partitions.
 
 A stream reads its settings from ``self.config`` (see :mod:`tap_enectiva.settings`) and
 gets the run's shared parts (:class:`~tap_enectiva.run.RunShared`: authenticator, pacer,
