@@ -19,7 +19,7 @@ from enectiva.errors import parse_error
 from enectiva.media import MEDIA_TYPE
 from tap_enectiva.errors import TapError, brief, connection_reason
 from tap_enectiva.retry import is_retriable_status, wait_seconds
-from tap_enectiva.settings import DEFAULT_API_URL, user_agent
+from tap_enectiva.settings import DEFAULT_API_URL, tls_verify, user_agent
 
 #: Connection attempts before an api_url that never answered counts as wrong.
 FIRST_CONTACT_ATTEMPTS = 2
@@ -169,8 +169,8 @@ def authenticator_from_config(config: Mapping[str, Any]) -> AccessTokenAuthentic
     parts = urlsplit(api_url)
     if parts.scheme not in ("http", "https") or not parts.hostname or " " in api_url:
         raise TapError(f"api_url {api_url!r} is not an http(s) URL")
-    session = requests.Session()
-    session.verify = bool(config.get("verify_tls", True))
+    session = requests.Session()  # trust_env (default): proxies from HTTPS_PROXY / NO_PROXY
+    session.verify = tls_verify(config)
     return AccessTokenAuthenticator(
         api_url=api_url,
         login_token=str(config["login_token"]),

@@ -34,7 +34,7 @@ from tap_enectiva.output import BufferedMsgSpecWriter
 from tap_enectiva.paging import NextLinkPaginator, document
 from tap_enectiva.retry import wait_seconds
 from tap_enectiva.schemas import CONTRACT, record_fields
-from tap_enectiva.settings import config_time, user_agent
+from tap_enectiva.settings import config_time, tls_verify, user_agent
 
 if TYPE_CHECKING:
     from backoff.types import Details
@@ -63,7 +63,7 @@ class EnectivaStream(RESTStream[ParseResult | None]):
         self._run_authenticator = authenticator
         # Records go straight to the tap's writer on the fast path (_write_record_message).
         self._message_writer = tap.message_writer
-        self.requests_session.verify = bool(self.config.get("verify_tls", True))
+        self.requests_session.verify = tls_verify(self.config)  # proxies: trust_env
         self._fields = record_fields(self.name)
 
     # ---- settings ----

@@ -33,8 +33,8 @@ def connection_reason(exc: BaseException) -> str:
         reason = re.sub(r"\s*\(_ssl\.c:\d+\)", "", match.group(1)).strip() if match else ""
         detail = f" ({reason})" if reason else ""
         return (
-            f"TLS certificate refused{detail}; fix the certificate, or set verify_tls: false "
-            "(test servers only)"
+            "TLS certificate refused: set ca_bundle to your CA's PEM file, "
+            f"or verify_tls: false on test servers{detail}"
         )
     match = _ERRNO.search(str(exc))
     if match:

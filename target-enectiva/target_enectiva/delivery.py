@@ -38,7 +38,7 @@ from yarl import URL
 from enectiva import auth, errors, media
 from enectiva.errors import Outcome
 from enectiva.times import TimeFormatError, parse_timestamp
-from target_enectiva import DEFAULT_SENDER
+from target_enectiva import DEFAULT_SENDER, connection
 from target_enectiva.errors import TargetError, certificate_refused
 from target_enectiva.invalid import InvalidRecords
 from target_enectiva.limiter import AdaptiveLimit
@@ -62,6 +62,7 @@ class DeliverySettings:
     max_retries: int = 8
     skip_already_imported: bool = False
     verify_tls: bool = True
+    ca_bundle: str | None = None
     report_interval: float = 30.0
     sender: str = DEFAULT_SENDER
     secrets: tuple[str, ...] = field(default=(), repr=False)
@@ -171,15 +172,20 @@ class Delivery:
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()
-        connector = aiohttp.TCPConnector(
+        connector = connection.connector(
+            verify_tls=self.settings.verify_tls,
+            ca_bundle=self.settings.ca_bundle,
             limit=self.settings.max_concurrency + 4,
-            ssl=self.settings.verify_tls,  # True: verify with the default context
             keepalive_timeout=30,
         )
         timeout = aiohttp.ClientTimeout(total=self.settings.request_timeout)
         headers = {"Accept": media.MEDIA_TYPE, "User-Agent": self.settings.sender}
-        async with aiohttp.ClientSession(
-            connector=connector, timeout=timeout, headers=headers, raise_for_status=False
+        async with connection.client_session(  # through HTTPS_PROXY unless NO_PROXY
+            self.settings.access_token_url,
+            connector=connector,
+            timeout=timeout,
+            headers=headers,
+            raise_for_status=False,
         ) as session:
             self._session = session
             progress = asyncio.create_task(self._log_progress())
