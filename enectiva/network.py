@@ -94,7 +94,8 @@ def proxy_for(url: str, environ: Mapping[str, str] | None = None) -> Proxy | Non
         return (env.get(name) or env.get(name.upper()) or "").strip()
 
     parts = urlsplit(url)
-    if parts.hostname is None or _bypassed(parts.hostname, parts.port, variable("no_proxy")):
+    port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+    if parts.hostname is None or _bypassed(parts.hostname, port, variable("no_proxy")):
         return None
     value = variable(f"{parts.scheme}_proxy") or variable("all_proxy")
     if not value:

@@ -40,3 +40,12 @@ def client_session(api_url: str, **options: t.Any) -> aiohttp.ClientSession:
         # (the credentials stay out of the proxy URL, which aiohttp quotes in its errors).
         warnings.filterwarnings("ignore", ".*proxy_auth", DeprecationWarning)
         return aiohttp.ClientSession(proxy=proxy.url, proxy_auth=auth, **options)
+
+
+def describe(exc: BaseException) -> str:
+    """A failed transport in a few words; a proxy's refusal says to check ``HTTPS_PROXY``."""
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        return f"the proxy refused the tunnel (HTTP {exc.status} {exc.message}); check HTTPS_PROXY"
+    if isinstance(exc, aiohttp.ClientProxyConnectionError):
+        return f"cannot connect to the proxy ({exc.strerror}); check HTTPS_PROXY"
+    return f"{type(exc).__name__} {exc}".strip()

@@ -434,7 +434,7 @@ def _new_event_loop() -> asyncio.AbstractEventLoop:
 
 def _describe(exc: BaseException) -> bytes:
     """A failed transport as the body of a pseudo-answer with status 0."""
-    return f"{type(exc).__name__} {exc}".strip().encode()
+    return connection.describe(exc).encode()
 
 
 class _AnswerAttributes(msgspec.Struct):

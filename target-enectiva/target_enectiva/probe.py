@@ -149,7 +149,7 @@ async def _send(
         except aiohttp.ClientConnectorCertificateError as exc:
             raise TargetError(f"{PROBE_STREAM}: {certificate_refused(exc)}") from None
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            status, retry_after, body = 0, None, f"{type(exc).__name__} {exc}".encode()
+            status, retry_after, body = 0, None, connection.describe(exc).encode()
         if status != 429 and status < 500 and status != 0:
             return status, body
         failures += 1
