@@ -19,6 +19,7 @@ import pytest
 import trustme
 
 from tests.network.forward_proxy import ForwardProxy
+from tests.network.probe_messages import PROBE_MESSAGES
 from tests.support.sandbox import Sandbox, tap_config, target_config
 from tests.tap.tap_runner import TapRun, tap_args
 from tests.target.target_cli_helpers import FATAL_PREFIX, Run, run_target, schema
@@ -30,28 +31,6 @@ PROXY_PASSWORD = f"pw{uuid.uuid4().hex[:16]}"
 DEBUG = {"LOGLEVEL": "DEBUG", "TAP_ENECTIVA_LOGLEVEL": "DEBUG", "TARGET_ENECTIVA_LOGLEVEL": "DEBUG"}
 #: The proxy variables of the test process itself stay out of the runs.
 _PROXY_VARIABLES = {"https_proxy", "http_proxy", "all_proxy", "no_proxy"}
-#: What Meltano's ``config test`` sends a loader (meltano.core.plugin_test_service).
-PROBE_MESSAGES: list[dict[str, Any] | str] = [
-    {
-        "type": "SCHEMA",
-        "stream": "meltano_test_stream",
-        "schema": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "integer"},
-                "name": {"type": "string"},
-                "created_at": {"type": "string", "format": "date-time"},
-            },
-        },
-        "key_properties": ["id"],
-    },
-    {
-        "type": "RECORD",
-        "stream": "meltano_test_stream",
-        "record": {"id": 1, "name": "Meltano Test Record", "created_at": "2025-09-29T00:00:00Z"},
-    },
-    {"type": "STATE", "value": {"bookmarks": {"meltano_test_stream": {"last_record": 1}}}},
-]
 
 
 @pytest.fixture(scope="module")
