@@ -1,7 +1,8 @@
 """How both CLIs end a failed run: one line on stderr, the same shape for tap and target.
 
 ``<plugin>: error: <message>``: the message names the stream, the record key (or the
-setting) and what to do, in at most :data:`MAX_MESSAGE` characters, secrets redacted.
+setting) and what to do, in at most :data:`MAX_MESSAGE` characters, secrets redacted (the
+given ones, the proxy credentials of the environment and any ``user:password@`` of a URL).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from enectiva.auth import redact
+from enectiva.network import proxy_secrets, scrub_userinfo
 
 #: The longest message a fatal line carries (the plugin's name and ``: error: `` aside).
 MAX_MESSAGE = 200
@@ -16,7 +18,8 @@ MAX_MESSAGE = 200
 
 def fatal_line(plugin: str, message: str, secrets: Iterable[str | None] = ()) -> str:
     """The one line a run that failed prints: whitespace collapsed, secrets out, bounded."""
-    text = " ".join(redact(message, list(secrets)).split()) or "stopped"
+    hidden = redact(scrub_userinfo(message), [*secrets, *proxy_secrets()])
+    text = " ".join(hidden.split()) or "stopped"
     if len(text) > MAX_MESSAGE:
         text = text[: MAX_MESSAGE - 1].rstrip() + "…"
     return f"{plugin}: error: {text}"

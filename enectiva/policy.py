@@ -210,6 +210,15 @@ class Attempts:
     throttles: int = 0  # 429
     refusals: int = 0  # 401
 
+    def count(self, status: int) -> None:
+        """One more answer of ``status`` (0: the transport failed) for this request."""
+        if status == 0 or status >= 500 or status == 408:
+            self.failures += 1
+        elif status == 429:
+            self.throttles += 1
+        elif status == 401:
+            self.refusals += 1
+
 
 _DONE_OK = Decision(Action.DONE, Outcome.OK)
 
@@ -421,7 +430,7 @@ class CredentialPolicy:
             wall_now=now,
             rng=self._rng,
         )
-        _count(attempts, answer.status)
+        attempts.count(answer.status)
         return decision
 
     def failed(
@@ -437,7 +446,7 @@ class CredentialPolicy:
         del grant  # no answer says nothing about the token
         self.pacer.failed(slot, now)
         decision = decide(request, Answer(0, detail=reason), attempts, self.limits, rng=self._rng)
-        _count(attempts, 0)
+        attempts.count(0)
         return decision
 
     def _refused(self, request: Request, grant: Grant, why: str, now: float) -> Refusal:
@@ -466,12 +475,3 @@ def _authenticated(status: int) -> bool:
     """Whether an answer shows the token passed authentication: a server checks the rate
     limit and the media type first (contract section 5), and errors say nothing."""
     return 200 <= status < 500 and status not in (401, 406, 408, 415, 429)
-
-
-def _count(attempts: Attempts, status: int) -> None:
-    if status == 0 or status >= 500 or status == 408:
-        attempts.failures += 1
-    elif status == 429:
-        attempts.throttles += 1
-    elif status == 401:
-        attempts.refusals += 1

@@ -79,6 +79,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--drop-rate", type=_fraction, default=0.0, help="share of dropped requests")
     s.add_argument("--validate-responses", action="store_true", help="check answers vs schema")
     s.add_argument("--credentials-file", type=Path, help="write tokens and ids here (JSON)")
+    s.add_argument("--ssl-certfile", help="serve HTTPS with this PEM certificate (chain)")
+    s.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
     s.add_argument("--log-level", default="warning", choices=["debug", "info", "warning"])
     return p
 
@@ -87,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if not 1 <= args.page_size <= 1000:
         print("enectiva-sandbox: --page-size must be between 1 and 1000", file=sys.stderr)
+        return 2
+    if bool(args.ssl_certfile) != bool(args.ssl_keyfile):
+        print("enectiva-sandbox: --ssl-certfile and --ssl-keyfile go together", file=sys.stderr)
         return 2
     return serve(args)
 
@@ -147,7 +152,7 @@ def serve(args: argparse.Namespace) -> int:
     sock.listen(2048)
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
-    api_url = f"http://{host}:{port}"
+    api_url = f"{'https' if args.ssl_certfile else 'http'}://{host}:{port}"
     info = credentials(store, api_url)
     if args.credentials_file:
         _write_json(args.credentials_file, info)
@@ -160,6 +165,8 @@ def serve(args: argparse.Namespace) -> int:
         access_log=False,
         log_level=args.log_level,
         timeout_keep_alive=30,
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
     )
     try:
         uvicorn.Server(config).run(sockets=[sock])

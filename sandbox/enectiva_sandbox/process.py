@@ -43,6 +43,9 @@ class Sandbox:
         expired_tokens: Sequence[str] = (),
         extra_args: tuple[str, ...] | list[str] = (),
         port: int = 0,
+        ssl_certfile: str | os.PathLike[str] | None = None,
+        ssl_keyfile: str | os.PathLike[str] | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
         workdir: str | os.PathLike[str] | None = None,
         start_timeout: float = START_TIMEOUT,
     ) -> None:
@@ -56,6 +59,8 @@ class Sandbox:
             "--fail-rate": fail_rate,
             "--drop-rate": drop_rate,
             "--seed-size": seed_size,
+            "--ssl-certfile": ssl_certfile,
+            "--ssl-keyfile": ssl_keyfile,
         }
         self.validate_responses = validate_responses
         self.budget_headers = budget_headers
@@ -75,6 +80,9 @@ class Sandbox:
         self.creds: dict[str, Any] = {}
         self.proc: subprocess.Popen[bytes] | None = None
         self._session = requests.Session()
+        self._session.trust_env = False  # the admin API is on the loopback: never a proxy
+        if ca_bundle:  # HTTPS (--ssl-certfile): the CA that signed the server's certificate
+            self._session.verify = str(ca_bundle)
 
     # ---------- life cycle ----------
 

@@ -33,7 +33,7 @@ from enectiva.media import MEDIA_TYPE
 from enectiva.pacing import Pacer, Slot
 from enectiva.policy import Action, Answer, Attempts, CredentialPolicy, Decision, Limits, Request
 from tap_enectiva.errors import TapError, brief, connection_reason
-from tap_enectiva.settings import DEFAULT_API_URL, user_agent
+from tap_enectiva.settings import DEFAULT_API_URL, tls_verify, user_agent
 
 #: Connection attempts before an api_url that never answered counts as wrong.
 FIRST_CONTACT_ATTEMPTS = 2
@@ -139,6 +139,7 @@ class RunCredential:
                 answer = self._no_answer(slot, exc, attempts)
                 decision = policy.failed(slot, request, grant, answer.detail, attempts, time.time())
             else:
+                self._reached = True  # the server answered: later refusals are not first contact
                 response, answer = sent, _answer(sent)
                 decision = policy.answered(slot, request, grant, answer, attempts, time.time())
             if decision.warning:
@@ -182,6 +183,7 @@ class RunCredential:
                 now = time.time()
                 decision = policy.failed(slot, _EXCHANGE, login, answer.detail, attempts, now)
             else:
+                self._reached = True
                 answer = _answer(response)
                 decision = policy.answered(slot, _EXCHANGE, login, answer, attempts, time.time())
                 if decision.action is Action.DONE:
@@ -295,8 +297,8 @@ def credential_from_config(
     parts = urlsplit(api_url)
     if parts.scheme not in ("http", "https") or not parts.hostname or " " in api_url:
         raise TapError(f"api_url {api_url!r} is not an http(s) URL")
-    session = requests.Session()
-    session.verify = bool(config.get("verify_tls", True))
+    session = requests.Session()  # trust_env (default): proxies from HTTPS_PROXY / NO_PROXY
+    session.verify = tls_verify(config)
     primary, secondary = LOGIN_SETTINGS
     return RunCredential(
         api_url=api_url,

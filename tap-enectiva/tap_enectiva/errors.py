@@ -8,6 +8,7 @@ import requests
 
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
 _TLS = re.compile(r"certificate verify failed:? ?([^'\")\]]*)")
+_TUNNEL = re.compile(r"Tunnel connection failed: (\d{3}[^'\")\]]*)")
 
 
 #: The longest API detail a failure line quotes (the line itself is at most 200 characters).
@@ -28,13 +29,20 @@ def connection_reason(exc: BaseException) -> str:
     """A short reason for a failed connection, e.g. ``connection refused``."""
     if isinstance(exc, requests.Timeout):
         return "timed out"
+    if isinstance(exc, requests.exceptions.ProxyError):
+        tunnel = _TUNNEL.search(str(exc))
+        if tunnel:
+            return f"the proxy refused the tunnel ({tunnel.group(1).strip()}); check HTTPS_PROXY"
+        match = _ERRNO.search(str(exc))
+        cause = match.group(1).strip().lower() if match else type(exc).__name__
+        return f"cannot connect to the proxy ({cause}); check HTTPS_PROXY"
     if isinstance(exc, requests.exceptions.SSLError):
         match = _TLS.search(str(exc))
-        reason = re.sub(r"\s*\(_ssl\.c:\d+\)", "", match.group(1)).strip() if match else ""
+        reason = re.sub(r"\s*\(_ssl\.c:\d+\)?", "", match.group(1)).strip() if match else ""
         detail = f" ({reason})" if reason else ""
         return (
-            f"TLS certificate refused{detail}; fix the certificate, or set verify_tls: false "
-            "(test servers only)"
+            "TLS certificate refused: set ca_bundle to your CA's PEM file, "
+            f"or verify_tls: false on test servers{detail}"
         )
     match = _ERRNO.search(str(exc))
     if match:

@@ -7,7 +7,7 @@ import contextlib
 import io
 import sys
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
 from singer_sdk.singerlib.encoding.simple import Message, StateMessage
@@ -39,6 +39,7 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
             if isinstance(stream, io.RawIOBase):
                 buffered = io.BufferedWriter(stream, buffer_size=1 << 16)
                 atexit.register(_flush_quietly, buffered)
+                _OWN_BUFFERS.append(buffered)
                 stream = buffered
             self._out = stream
         return self._out
@@ -67,7 +68,18 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         self.out.write(line)
 
 
-def _flush_quietly(stream: BinaryIO) -> None:
+#: The buffers this module put in front of an unbuffered stdout (flushed by flush_stdout).
+_OWN_BUFFERS: list[BinaryIO] = []
+
+
+def flush_stdout() -> None:
+    """Write out every record still buffered: before a last line on stderr, so that a reader
+    of both streams in one pipe (Meltano's ``config test``) sees that line last."""
+    for stream in (*_OWN_BUFFERS, sys.stdout):
+        _flush_quietly(stream)
+
+
+def _flush_quietly(stream: BinaryIO | TextIO) -> None:
     """At exit: what is still buffered goes out, unless stdout is gone already."""
     with contextlib.suppress(ValueError, OSError):
         stream.flush()

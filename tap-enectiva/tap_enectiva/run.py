@@ -17,7 +17,7 @@ from tap_enectiva.auth import RunAuthenticator
 from tap_enectiva.checkpoint import StateCadence
 from tap_enectiva.concurrency import PartitionReader
 from tap_enectiva.partitions import Partition
-from tap_enectiva.settings import DEFAULT_MAX_CONCURRENCY, PLUGIN_NAME
+from tap_enectiva.settings import DEFAULT_MAX_CONCURRENCY, PLUGIN_NAME, tls_verify
 
 #: Requests per second the pacer allows before any budget or 429 was seen (its maximum).
 PACER_START_RATE = 10_000.0
@@ -41,7 +41,7 @@ class RunShared:
         self.cadence = StateCadence(writer, write_state)
         concurrency = int(config.get("max_concurrency") or DEFAULT_MAX_CONCURRENCY)
         self.reader = PartitionReader(concurrency, self.cadence.written)
-        self._verify = bool(config.get("verify_tls", True))
+        self._verify = tls_verify(config)  # ca_bundle, or verify_tls
         self._local = threading.local()
         self._summarized = False
 

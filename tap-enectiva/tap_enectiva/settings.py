@@ -13,6 +13,8 @@ from typing import Any
 
 from singer_sdk import typing as th
 
+from enectiva import network
+from enectiva.network import CA_BUNDLE, CA_BUNDLE_DESCRIPTION
 from enectiva.times import TimeFormatError, parse_timestamp
 from tap_enectiva.errors import TapError
 
@@ -138,6 +140,11 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=True,
         description="Verify the API's TLS certificate; turn off only for a test server.",
     ),
+    th.Property(
+        CA_BUNDLE,
+        th.StringType,
+        description=CA_BUNDLE_DESCRIPTION,
+    ),
 ).to_dict()
 
 
@@ -163,6 +170,19 @@ def lookback(config: Mapping[str, Any]) -> timedelta:
 def config_ids(config: Mapping[str, Any], key: str) -> list[str]:
     """An id list setting (``meter_ids``, ``data_series_ids``, ...) as strings; [] when unset."""
     return [str(i) for i in config.get(key) or ()]
+
+
+def tls_verify(config: Mapping[str, Any]) -> bool | str:
+    """requests' ``verify`` of every session: ``verify_tls`` off, the ``ca_bundle`` file, or on.
+
+    Raises a :class:`TapError` naming ``ca_bundle`` when that file cannot be used.
+    """
+    verify_tls = bool(config.get("verify_tls", True))
+    ca_bundle = config.get(CA_BUNDLE) or None
+    error = network.ca_bundle_error(ca_bundle) if verify_tls else None
+    if error:
+        raise TapError(error)
+    return network.requests_verify(verify_tls, ca_bundle)
 
 
 def user_agent(config: Mapping[str, Any]) -> str:

@@ -20,7 +20,7 @@ from typing_extensions import override
 from enectiva.fatal import fatal_line
 from tap_enectiva.auth import LOGIN_SETTINGS
 from tap_enectiva.errors import TapError, brief, connection_reason
-from tap_enectiva.output import BufferedMsgSpecWriter
+from tap_enectiva.output import BufferedMsgSpecWriter, flush_stdout
 from tap_enectiva.partitions import partition_setting_errors
 from tap_enectiva.run import RunShared
 from tap_enectiva.settings import CONFIG_SCHEMA, PACKAGE_NAME, PLUGIN_NAME
@@ -89,5 +89,6 @@ class TapEnectiva(Tap):
 def _fail(message: str, invoke_kwargs: dict[str, Any]) -> None:
     config = getattr(invoke_kwargs.get("config"), "config", None) or {}
     secrets = [config.get(setting) for setting in LOGIN_SETTINGS]
+    flush_stdout()  # the records before the failure first: the error line is the last line
     click.echo(fatal_line(PLUGIN_NAME, message, secrets), err=True)
     sys.exit(1)

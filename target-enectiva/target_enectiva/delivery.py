@@ -56,7 +56,7 @@ from enectiva.policy import (
     TokenKind,
 )
 from enectiva.times import TimeFormatError, parse_timestamp
-from target_enectiva import DEFAULT_SENDER
+from target_enectiva import DEFAULT_SENDER, connection
 from target_enectiva.errors import TargetError, certificate_refused
 from target_enectiva.invalid import InvalidRecords
 from target_enectiva.kinds import Kind
@@ -81,6 +81,7 @@ class DeliverySettings:
     max_retries: int = 8
     skip_already_imported: bool = False
     verify_tls: bool = True
+    ca_bundle: str | None = None
     report_interval: float = 30.0
     sender: str = DEFAULT_SENDER
     secrets: tuple[str, ...] = field(default=(), repr=False)
@@ -213,15 +214,20 @@ class Delivery:
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()
-        connector = aiohttp.TCPConnector(
+        connector = connection.connector(
+            verify_tls=self.settings.verify_tls,
+            ca_bundle=self.settings.ca_bundle,
             limit=self.settings.max_concurrency + 4,
-            ssl=self.settings.verify_tls,  # True: verify with the default context
             keepalive_timeout=30,
         )
         timeout = aiohttp.ClientTimeout(total=self.settings.request_timeout)
         headers = {"Accept": media.MEDIA_TYPE, "User-Agent": self.settings.sender}
-        async with aiohttp.ClientSession(
-            connector=connector, timeout=timeout, headers=headers, raise_for_status=False
+        async with connection.client_session(  # through HTTPS_PROXY unless NO_PROXY
+            self.settings.access_token_url,
+            connector=connector,
+            timeout=timeout,
+            headers=headers,
+            raise_for_status=False,
         ) as session:
             self._session = session
             progress = asyncio.create_task(self._log_progress())
@@ -533,7 +539,7 @@ def _new_event_loop() -> asyncio.AbstractEventLoop:
 
 def _describe(exc: BaseException) -> str:
     """A failed transport in a few words (the policy's reason when it gives up)."""
-    return f"{type(exc).__name__} {exc}".strip()
+    return connection.describe(exc)
 
 
 class _AnswerAttributes(msgspec.Struct):

@@ -20,6 +20,6 @@ def certificate_refused(exc: aiohttp.ClientConnectorCertificateError) -> str:
     reason = cause.verify_message if isinstance(cause, ssl.SSLCertVerificationError) else ""
     detail = f" ({reason})" if reason else ""
     return (
-        f"{exc.host}:{exc.port}: TLS certificate not accepted{detail}; "
-        "fix it or set verify_tls: false on test servers"
+        f"{exc.host}:{exc.port}: TLS certificate not accepted: set ca_bundle to your CA's "
+        f"PEM file, or verify_tls: false on test servers{detail}"
     )

@@ -15,6 +15,7 @@ from singer_sdk import typing as th
 
 from enectiva import times
 from enectiva.local_times import DEFAULT_POLICY, POLICIES, AmbiguityPolicy
+from enectiva.network import CA_BUNDLE, CA_BUNDLE_DESCRIPTION, ca_bundle_error
 from target_enectiva import DEFAULT_SENDER
 from target_enectiva.kinds import KINDS, Kind, kind_of
 
@@ -167,6 +168,11 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Verify the API's TLS certificate.",
     ),
     th.Property(
+        CA_BUNDLE,
+        th.StringType,
+        description=CA_BUNDLE_DESCRIPTION,
+    ),
+    th.Property(
         "validate_records",
         th.BooleanType,
         default=False,
@@ -209,6 +215,7 @@ class TargetSettings:
     stream_kinds: Mapping[str, str]
     skip_unknown_streams: bool  # unknown_streams: skip
     verify_tls: bool
+    ca_bundle: str | None  # PEM file of the CA(s) to trust instead of the default ones
     validate_records: bool
     secrets: tuple[str, ...] = field(repr=False)
 
@@ -235,6 +242,7 @@ class TargetSettings:
             stream_kinds=dict(config.get("stream_kinds") or {}),
             skip_unknown_streams=_value(config, "unknown_streams") == "skip",
             verify_tls=bool(_value(config, "verify_tls")),
+            ca_bundle=config.get(CA_BUNDLE) or None,
             validate_records=bool(_value(config, "validate_records")),
             secrets=secrets_of(config),
         )
@@ -257,6 +265,10 @@ def setting_errors(config: Mapping[str, t.Any]) -> list[str]:
         out.append("api_url must start with http:// or https://")
     if _value(config, "on_invalid") == "reject" and not config.get("rejects_path"):
         out.append("on_invalid: reject needs rejects_path (where rejected records go)")
+    if _value(config, "verify_tls"):
+        ca_error = ca_bundle_error(config.get(CA_BUNDLE))
+        if ca_error:
+            out.append(ca_error)
     tz_name = config.get("input_time_zone")
     if tz_name:
         try:

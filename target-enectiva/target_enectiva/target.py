@@ -27,6 +27,7 @@ from target_enectiva.errors import TargetError
 from target_enectiva.invalid import InvalidRecords
 from target_enectiva.kinds import Kind
 from target_enectiva.outlet import DryRun, EngineOutlet, Outlet
+from target_enectiva.probe import ProbeSink, is_probe
 from target_enectiva.reader import LineReader
 from target_enectiva.report import Report
 from target_enectiva.settings import (
@@ -101,6 +102,7 @@ class TargetEnectiva(Target):
                 max_retries=settings.max_retries,
                 skip_already_imported=settings.skip_already_imported,
                 verify_tls=settings.verify_tls,
+                ca_bundle=settings.ca_bundle,
                 report_interval=self.report_interval,
                 sender=settings.sender,
                 secrets=settings.secrets,
@@ -141,6 +143,8 @@ class TargetEnectiva(Target):
     def get_sink_class(self, stream_name: str) -> type[Sink]:
         kind = self.kind_of(stream_name)
         if kind is None:
+            if is_probe(stream_name):  # meltano config test: check credentials, write nothing
+                return ProbeSink
             if self.settings.skip_unknown_streams:
                 if stream_name not in self._skipped_streams:
                     self._skipped_streams.add(stream_name)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -68,6 +70,36 @@ class Project:
         return done.stdout + done.stderr
 
 
+@dataclass
+class LoaderTest:
+    """What ``meltano config test <loader>`` saw: the loader's exit code and all output."""
+
+    exit_code: int
+    output: str
+
+
+# Meltano 4.4.1's loader test ends with ``process.terminate()`` on the loader it has already
+# waited for; asyncio then raises ProcessLookupError (a race it loses almost always: the loader
+# has exited and its pipes are closed), and Meltano prints a traceback instead of its verdict.
+# Its verdict is the loader's exit code and whether any output line says "error" or
+# "exception"; at --log-level=debug it logs both before the crash, so the test reads them.
+_RETURN_CODE = re.compile(r"Process return code: (-?\d+)")
+
+
+def config_test_loader(project: Project, loader: str, **env: str) -> LoaderTest:
+    done = project.run("--log-level=debug", "config", "test", loader, **env)
+    output = done.stdout + done.stderr
+    codes = _RETURN_CODE.findall(output)
+    assert codes, f"meltano config test {loader} never ran the loader:\n{output[-3000:]}"
+    if done.returncode == 0:
+        assert "Plugin configuration is valid" in output, output[-3000:]
+    else:  # the verdict, or Meltano's crash after it (above)
+        assert "Plugin configuration is invalid" in output or "ProcessLookupError" in output, (
+            output[-3000:]
+        )
+    return LoaderTest(int(codes[0]), output)
+
+
 @pytest.mark.xdist_group(name="meltano")
 def test_a_user_adds_configures_tests_and_runs_both_plugins(tmp_path: Path):
     meltano = ensure_meltano(ROOT / ".venv-meltano")
@@ -116,6 +148,28 @@ def test_a_user_adds_configures_tests_and_runs_both_plugins(tmp_path: Path):
         assert len(fatal) == 1, wrong.stdout + wrong.stderr
         assert "login_token" in fatal[0]
         assert "Traceback" not in wrong.stdout + wrong.stderr
+
+        # The loader: Meltano sends its probe stream; the target checks its tokens, writes nothing.
+        for key, value in {
+            "api_url": sandbox.url,
+            "customer_id": creds["customer_id"],
+            "import_token": creds["import_token"],
+            "login_token": creds["login_token"],
+        }.items():
+            project.check("config", "set", "target-enectiva", key, value)
+        before = len(sandbox.records("readings"))
+        valid = config_test_loader(project, "target-enectiva")
+        assert valid.exit_code == 0, valid.output[-3000:]
+        assert "target-enectiva: error" not in valid.output, valid.output[-3000:]
+        refused = config_test_loader(
+            project, "target-enectiva", TARGET_ENECTIVA_IMPORT_TOKEN="imp_" + "0" * 48
+        )
+        assert refused.exit_code == 1, refused.output[-3000:]
+        lines = [x for x in refused.output.splitlines() if "target-enectiva: error:" in x]
+        assert len(lines) == 1, refused.output[-3000:]
+        assert "import_token" in lines[0] and "imp_000" not in lines[0], lines[0]
+        assert "Plugin configuration is valid" not in refused.output
+        assert len(sandbox.records("readings")) == before, "the configuration test wrote records"
 
         project.check("run", "tap-enectiva", "target-jsonl")
         readings = (out / "readings.jsonl").read_text(encoding="utf-8").splitlines()
