@@ -21,5 +21,9 @@ def fatal_line(plugin: str, message: str, secrets: Iterable[str | None] = ()) ->
     hidden = redact(scrub_userinfo(message), [*secrets, *proxy_secrets()])
     text = " ".join(hidden.split()) or "stopped"
     if len(text) > MAX_MESSAGE:
-        text = text[: MAX_MESSAGE - 1].rstrip() + "…"
+        # The start names the stream and record, the end what to do: the middle (the API's
+        # or the transport's detail) gives way.
+        keep_end = MAX_MESSAGE // 3
+        head = text[: MAX_MESSAGE - keep_end - 1].rstrip()
+        text = f"{head}…{text[-keep_end:].lstrip()}"
     return f"{plugin}: error: {text}"

@@ -123,3 +123,15 @@ def test_expired_and_forged_tokens() -> None:
 
 def test_redact() -> None:
     assert auth.redact("Bearer abcdef failed", ["abcdef", None]) == "Bearer *** failed"
+
+
+def test_a_long_fatal_line_keeps_its_start_and_what_to_do() -> None:
+    from enectiva.fatal import MAX_MESSAGE, fatal_line
+
+    message = "stream readings, record import_id=A time=T: " + "detail " * 60 + "; check api_url"
+    line = fatal_line("tap-enectiva", message, ["secret-token"])
+    text = line.removeprefix("tap-enectiva: error: ")
+    assert len(text) == MAX_MESSAGE
+    assert text.startswith("stream readings, record import_id=A time=T: detail")
+    assert text.endswith("; check api_url")
+    assert "…" in text
