@@ -24,6 +24,7 @@ install: $(STAMP)
 
 ## The whole test suite (what CI runs): unit, integration, end-to-end, slow suites included.
 test: install
+	bash scripts/ensure_postgres.sh
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 ## The quick loop while developing: everything not marked slow.
