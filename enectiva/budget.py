@@ -64,15 +64,8 @@ def _some(budget: Budget) -> Budget | None:
 
 
 def _ours(h: dict[str, str]) -> Budget | None:
-    limit = _number(h.get("x-ratelimit-limit"))
-    return _some(
-        Budget(
-            rate=limit,
-            capacity=limit,
-            remaining=_number(h.get("x-ratelimit-remaining")),
-            reset=_number(h.get("x-ratelimit-reset")),
-        )
-    )
+    limit = _number(h.get("x-ratelimit-limit"))  # per second: no window
+    return _bucket(limit, None, h.get("x-ratelimit-remaining"), h.get("x-ratelimit-reset"))
 
 
 def _enerkey(h: dict[str, str]) -> Budget | None:
@@ -105,17 +98,32 @@ def _rate(quota: float | None, window: float | None) -> float | None:
     return quota / window if window else quota
 
 
-def _ietf_triple(h: dict[str, str]) -> Budget | None:
-    limit = _number(h.get("ratelimit-limit"))
-    quota, window = _window_policy(h.get("ratelimit-policy"))
-    quota = limit if limit is not None else quota
+def _bucket(
+    quota: float | None, window: float | None, remaining: str | None, reset: str | None
+) -> Budget | None:
+    """A quota per window (seconds; none: per second) as a bucket, with what is left now."""
     return _some(
         Budget(
             rate=_rate(quota, window),
             capacity=quota,
-            remaining=_number(h.get("ratelimit-remaining")),
-            reset=_number(h.get("ratelimit-reset")),
+            remaining=_number(remaining),
+            reset=_number(reset),
         )
+    )
+
+
+def _limit_and_policy(
+    h: dict[str, str], limit: str | None, remaining: str | None, reset: str | None
+) -> Budget | None:
+    """The older IETF values: the limit, else the ``RateLimit-Policy`` quota, per its window."""
+    quota, window = _window_policy(h.get("ratelimit-policy"))
+    stated = _number(limit)
+    return _bucket(stated if stated is not None else quota, window, remaining, reset)
+
+
+def _ietf_triple(h: dict[str, str]) -> Budget | None:
+    return _limit_and_policy(
+        h, h.get("ratelimit-limit"), h.get("ratelimit-remaining"), h.get("ratelimit-reset")
     )
 
 
@@ -124,17 +132,7 @@ def _ietf_draft7(h: dict[str, str]) -> Budget | None:
     if not value or not re.search(r"(^|[\s,])(limit|remaining|reset)\s*=", value):
         return None
     params = _params(re.split(r"[,;]", value))
-    limit = _number(params.get("limit"))
-    quota, window = _window_policy(h.get("ratelimit-policy"))
-    quota = limit if limit is not None else quota
-    return _some(
-        Budget(
-            rate=_rate(quota, window),
-            capacity=quota,
-            remaining=_number(params.get("remaining")),
-            reset=_number(params.get("reset")),
-        )
-    )
+    return _limit_and_policy(h, params.get("limit"), params.get("remaining"), params.get("reset"))
 
 
 _ITEM = re.compile(r'\s*("(?:[^"\\]|\\.)*"|[A-Za-z*][A-Za-z0-9_\-.:%*/]*)((?:\s*;[^,;]*)*)')
@@ -164,12 +162,4 @@ def _ietf_structured(h: dict[str, str]) -> Budget | None:
         name = next(iter(policies))
     now = current.get(name, {})
     policy = policies.get(name) or (next(iter(policies.values())) if policies else {})
-    quota, window = _number(policy.get("q")), _number(policy.get("w"))
-    return _some(
-        Budget(
-            rate=_rate(quota, window),
-            capacity=quota,
-            remaining=_number(now.get("r")),
-            reset=_number(now.get("t")),
-        )
-    )
+    return _bucket(_number(policy.get("q")), _number(policy.get("w")), now.get("r"), now.get("t"))

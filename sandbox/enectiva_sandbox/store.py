@@ -230,6 +230,29 @@ class Store:
     def _insert(self, sql: str, params: Sequence[Any] = ()) -> int:
         return int(self.db.execute(sql, params).lastrowid or 0)
 
+    def _insert_row(self, table: str, columns: dict[str, Any]) -> int:
+        """A new row of ``table`` from its columns; returns its id."""
+        names = ", ".join(columns)
+        marks = ", ".join("?" * len(columns))
+        return self._insert(f"INSERT INTO {table} ({names}) VALUES ({marks})", [*columns.values()])
+
+    def _put(
+        self, table: str, existing_id: int | None, key: dict[str, Any], values: dict[str, Any]
+    ) -> int:
+        """Insert a row (``key`` and ``values`` columns), or set ``values`` on the stored one
+        ``existing_id``; its id."""
+        if existing_id is None:
+            return self._insert_row(table, {**key, **values})
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        self.db.execute(
+            f"UPDATE {table} SET {assignments} WHERE id = ?", [*values.values(), existing_id]
+        )
+        return existing_id
+
+    def _deleted(self, sql: str, params: Sequence[Any]) -> bool:
+        """Run a DELETE; whether it removed any row."""
+        return self.db.execute(sql, params).rowcount > 0
+
     def _changed(self, meter_id: int) -> None:
         """A meter's readings changed: invalidate its cached deltas and tail."""
         self.versions[meter_id] = self.versions.get(meter_id, 0) + 1
@@ -358,10 +381,7 @@ class Store:
 
     def add_meter(self, **columns: Any) -> int:
         """A new meter from its columns (``METER_COLUMNS`` names); returns its id."""
-        names = ", ".join(columns)
-        marks = ", ".join("?" * len(columns))
-        sql = f"INSERT INTO meters ({names}) VALUES ({marks})"
-        return self._insert(sql, list(columns.values()))
+        return self._insert_row("meters", columns)
 
     def meter(self, customer_id: str, meter_id: int) -> sqlite3.Row | None:
         return self.one(
@@ -489,10 +509,11 @@ class Store:
         tail = self.reading_tail(meter_id)
         if tail.last_time is not None and t <= tail.last_time:
             raise ValueError(f"reading at {t} is not after the latest of meter {meter_id}")
-        reading_id = self._insert(
-            "INSERT INTO readings (meter_id, time, state, unit, sender, suspicious) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (meter_id, t, state, unit, sender, suspicious),
+        reading_id = self._put(
+            "readings",
+            None,
+            {"meter_id": meter_id, "time": t},
+            _reading(state, unit, sender, suspicious),
         )
         self.versions[meter_id] = self.versions.get(meter_id, 0) + 1
         tail.last_time = t
@@ -511,18 +532,12 @@ class Store:
         existing_id: int | None,
     ) -> int:
         """Insert a reading at any time, or correct the stored one ``existing_id``; its id."""
-        if existing_id is None:
-            reading_id = self._insert(
-                "INSERT INTO readings (meter_id, time, state, unit, sender, suspicious) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (meter_id, t, state, unit, sender, suspicious),
-            )
-        else:
-            reading_id = existing_id
-            self.db.execute(
-                "UPDATE readings SET state = ?, unit = ?, sender = ?, suspicious = ? WHERE id = ?",
-                (state, unit, sender, suspicious, reading_id),
-            )
+        reading_id = self._put(
+            "readings",
+            existing_id,
+            {"meter_id": meter_id, "time": t},
+            _reading(state, unit, sender, suspicious),
+        )
         self._changed(meter_id)
         return reading_id
 
@@ -540,10 +555,7 @@ class Store:
         return True
 
     def delete_reading_at(self, meter_id: int, t: int) -> bool:
-        cursor = self.db.execute(
-            "DELETE FROM readings WHERE meter_id = ? AND time = ?", (meter_id, t)
-        )
-        if cursor.rowcount == 0:
+        if not self._deleted("DELETE FROM readings WHERE meter_id = ? AND time = ?", (meter_id, t)):
             return False
         self._changed(meter_id)
         return True
@@ -674,17 +686,12 @@ class Store:
         existing_id: int | None,
     ) -> int:
         """Insert a data point, or correct the stored one ``existing_id``; its id."""
-        if existing_id is None:
-            return self._insert(
-                "INSERT INTO data_points (series_id, time, value, unit, sender, suspicious) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (series_id, t, value, unit, sender, suspicious),
-            )
-        self.db.execute(
-            "UPDATE data_points SET value = ?, unit = ?, sender = ?, suspicious = ? WHERE id = ?",
-            (value, unit, sender, suspicious, existing_id),
+        return self._put(
+            "data_points",
+            existing_id,
+            {"series_id": series_id, "time": t},
+            {"value": value, "unit": unit, "sender": sender, "suspicious": suspicious},
         )
-        return existing_id
 
     def latest_data_point(self, series_id: int) -> sqlite3.Row | None:
         return self.one(
@@ -703,18 +710,16 @@ class Store:
         )
 
     def delete_data_point(self, customer_id: str, point_id: int) -> bool:
-        cursor = self.db.execute(
+        return self._deleted(
             "DELETE FROM data_points WHERE id = ? AND series_id IN "
             "(SELECT id FROM data_series WHERE customer_id = ?)",
             (point_id, customer_id),
         )
-        return cursor.rowcount > 0
 
     def delete_data_point_at(self, series_id: int, t: int) -> bool:
-        cursor = self.db.execute(
+        return self._deleted(
             "DELETE FROM data_points WHERE series_id = ? AND time = ?", (series_id, t)
         )
-        return cursor.rowcount > 0
 
     # ---------- profiles ----------
 
@@ -735,17 +740,12 @@ class Store:
         existing_id: int | None,
     ) -> int:
         """Insert a profile, or replace the value of the stored one ``existing_id``; its id."""
-        if existing_id is None:
-            return self._insert(
-                "INSERT INTO profiles (meter_id, from_t, to_t, value, unit, sender) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (meter_id, start, end, value, unit, sender),
-            )
-        self.db.execute(
-            "UPDATE profiles SET value = ?, unit = ?, sender = ? WHERE id = ?",
-            (value, unit, sender, existing_id),
+        return self._put(
+            "profiles",
+            existing_id,
+            {"meter_id": meter_id, "from_t": start, "to_t": end},
+            {"value": value, "unit": unit, "sender": sender},
         )
-        return existing_id
 
     def latest_profile(self, meter_id: int) -> sqlite3.Row | None:
         return self.one(
@@ -755,19 +755,17 @@ class Store:
         )
 
     def delete_profile(self, customer_id: str, profile_id: int) -> bool:
-        cursor = self.db.execute(
+        return self._deleted(
             "DELETE FROM profiles WHERE id = ? AND meter_id IN "
             "(SELECT id FROM meters WHERE customer_id = ?)",
             (profile_id, customer_id),
         )
-        return cursor.rowcount > 0
 
     def delete_profile_range(self, meter_id: int, start: int, end: int) -> bool:
-        cursor = self.db.execute(
+        return self._deleted(
             "DELETE FROM profiles WHERE meter_id = ? AND from_t = ? AND to_t = ?",
             (meter_id, start, end),
         )
-        return cursor.rowcount > 0
 
     # ---------- invoices ----------
 
@@ -806,6 +804,11 @@ class ReadingTail:
 
     last_time: int | None
     last_valid_state: float | None
+
+
+def _reading(state: float, unit: str | None, sender: str | None, suspicious: int) -> dict[str, Any]:
+    """A reading's columns that a correction may change."""
+    return {"state": state, "unit": unit, "sender": sender, "suspicious": suspicious}
 
 
 class _Transaction:

@@ -54,7 +54,11 @@ class InvalidRecords:
         """
         if not self.reject:
             raise TargetError(f"stream {stream}, record {key}: {reason}")
-        self._rejects().write(stream=stream, key=key, reason=reason, record=record, status=status)
+        entry: dict[str, Any] = {"stream": stream, "key": key, "reason": reason}
+        if status is not None:
+            entry["status"] = status
+        entry["record"] = record
+        self._rejects().write(entry)
         self._report.add(stream, "rejected")
 
     def close(self) -> None:
@@ -72,7 +76,7 @@ class InvalidRecords:
 
 
 class RejectsFile:
-    """Appends ``{"stream", "key", "reason", "record", ...}`` lines, flushed one by one."""
+    """Appends ``{"stream", "key", "reason", ["status",] "record"}`` lines, flushed one by one."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -80,19 +84,8 @@ class RejectsFile:
         self._lock = threading.Lock()
         self._file = self.path.open("a", encoding="utf-8")
 
-    def write(
-        self,
-        *,
-        stream: str,
-        key: str,
-        reason: str,
-        record: dict[str, Any],
-        status: int | None = None,
-    ) -> None:
-        entry: dict[str, Any] = {"stream": stream, "key": key, "reason": reason}
-        if status is not None:
-            entry["status"] = status
-        entry["record"] = record
+    def write(self, entry: dict[str, Any]) -> None:
+        """One rejected record's line (built by :meth:`InvalidRecords.refuse`)."""
         line = serialize_json(entry) + "\n"
         with self._lock:
             self._file.write(line)

@@ -21,7 +21,6 @@ import json
 import typing as t
 
 import aiohttp
-from singer_sdk.sinks import RecordSink
 from typing_extensions import override
 
 from enectiva import auth, contract, errors, media
@@ -29,6 +28,7 @@ from enectiva.policy import Action, Answer, Attempts, Limits, Request, decide
 from target_enectiva import connection
 from target_enectiva.errors import TargetError, certificate_refused
 from target_enectiva.settings import TargetSettings
+from target_enectiva.sinks import DiscardingSink
 
 #: The stream Meltano's loader test sends (meltano.core.plugin_test_service).
 PROBE_STREAM = "meltano_test_stream"
@@ -42,7 +42,7 @@ def is_probe(stream_name: str) -> bool:
     return stream_name == PROBE_STREAM
 
 
-class ProbeSink(RecordSink):
+class ProbeSink(DiscardingSink):
     """Meltano's test stream: the credentials are checked once (on its SCHEMA); its records
     are not loaded."""
 
@@ -55,20 +55,6 @@ class ProbeSink(RecordSink):
             self.stream_name,
             checked,
         )
-
-    @property
-    @override
-    def validate_schema(self) -> bool:
-        return False
-
-    @override
-    def _validate_and_parse(self, record: dict) -> dict:
-        # Private SDK hook: the probe's record is not loaded, so nothing to validate or parse.
-        return record
-
-    @override
-    def process_record(self, record: dict, context: dict) -> None:
-        return
 
 
 def probe(settings: TargetSettings) -> str:

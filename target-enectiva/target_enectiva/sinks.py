@@ -309,8 +309,8 @@ class EnectivaSink(RecordSink):
             raise InvalidRecordError(self.prepare.key_of(record), _schema_reason(exc)) from None
 
 
-class SkippedStreamSink(RecordSink):
-    """A stream that maps to no record kind, skipped because ``unknown_streams: skip``."""
+class DiscardingSink(RecordSink):
+    """A stream whose records are dropped: nothing validated, nothing loaded."""
 
     @property
     @override
@@ -325,6 +325,10 @@ class SkippedStreamSink(RecordSink):
     @override
     def process_record(self, record: dict, context: dict) -> None:
         return
+
+
+class SkippedStreamSink(DiscardingSink):
+    """A stream that maps to no record kind, skipped because ``unknown_streams: skip``."""
 
 
 def _plain(value: t.Any) -> t.Any:
