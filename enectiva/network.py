@@ -165,3 +165,16 @@ def proxy_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
 def scrub_userinfo(text: str) -> str:
     """``text`` with the ``user:password@`` of every URL in it replaced by ``***@``."""
     return _USERINFO.sub("***@", text)
+
+
+def certificate_refused(reason: str = "") -> str:
+    """What to do about a server certificate that is not trusted (it never heals by retrying).
+
+    One wording for tap and target; the reason (e.g. ``unable to get local issuer
+    certificate``) is a detail that gives way first in a long fatal line.
+    """
+    detail = f" ({reason})" if reason else ""
+    return (
+        f"TLS certificate not accepted{detail}; set ca_bundle (your CA's PEM file) or, on "
+        "test servers only, verify_tls: false"
+    )

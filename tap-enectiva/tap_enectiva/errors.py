@@ -6,6 +6,8 @@ import re
 
 import requests
 
+from enectiva import network
+
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
 _TLS = re.compile(r"certificate verify failed:? ?([^'\")\]]*)")
 _TUNNEL = re.compile(r"Tunnel connection failed: (\d{3}[^'\")\]]*)")
@@ -39,11 +41,7 @@ def connection_reason(exc: BaseException) -> str:
     if isinstance(exc, requests.exceptions.SSLError):
         match = _TLS.search(str(exc))
         reason = re.sub(r"\s*\(_ssl\.c:\d+\)?", "", match.group(1)).strip() if match else ""
-        detail = f" ({reason})" if reason else ""
-        return (
-            "TLS certificate refused: set ca_bundle to your CA's PEM file, "
-            f"or verify_tls: false on test servers{detail}"
-        )
+        return network.certificate_refused(reason)
     match = _ERRNO.search(str(exc))
     if match:
         return match.group(1).strip().lower()

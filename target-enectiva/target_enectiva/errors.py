@@ -6,6 +6,8 @@ import ssl
 
 import aiohttp
 
+from enectiva import network
+
 
 class TargetError(Exception):
     """A condition that ends the run with a non-zero exit and a one-line message."""
@@ -18,8 +20,4 @@ def certificate_refused(exc: aiohttp.ClientConnectorCertificateError) -> str:
     """What to do about a TLS certificate the target does not accept (it never heals)."""
     cause = exc.certificate_error
     reason = cause.verify_message if isinstance(cause, ssl.SSLCertVerificationError) else ""
-    detail = f" ({reason})" if reason else ""
-    return (
-        f"{exc.host}:{exc.port}: TLS certificate not accepted: set ca_bundle to your CA's "
-        f"PEM file, or verify_tls: false on test servers{detail}"
-    )
+    return f"{exc.host}:{exc.port}: {network.certificate_refused(reason)}"

@@ -135,3 +135,15 @@ def test_a_long_fatal_line_keeps_its_start_and_what_to_do() -> None:
     assert text.startswith("stream readings, record import_id=A time=T: detail")
     assert text.endswith("; check api_url")
     assert "…" in text
+
+
+def test_a_long_fatal_line_drops_its_details_first() -> None:
+    from enectiva.fatal import fatal_line
+
+    message = (
+        "line 22: stream readings, record import_id=b-0 time=2024-01-01T00:00:00Z: both "
+        "import_token and import_token_secondary were refused (HTTP 401: the bearer token is "
+        "not an import token (unknown or invalid) " + "x" * 40 + "); renew them"
+    )
+    line = fatal_line("target-enectiva", message)
+    assert line.endswith("were refused (…); renew them"), line
