@@ -178,3 +178,13 @@ def certificate_refused(reason: str = "") -> str:
         f"TLS certificate not accepted{detail}; set ca_bundle (your CA's PEM file) or, on "
         "test servers only, verify_tls: false"
     )
+
+
+def proxy_refused(answer: str) -> str:
+    """A proxy that answered the tunnel request with an error, e.g. ``HTTP 407 ...``."""
+    return f"the proxy refused the tunnel with {answer}; check HTTPS_PROXY"
+
+
+def proxy_unreachable(cause: str) -> str:
+    """A proxy that could not be connected to."""
+    return f"cannot connect to the proxy ({cause}); check HTTPS_PROXY"

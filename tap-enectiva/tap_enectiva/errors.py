@@ -34,10 +34,10 @@ def connection_reason(exc: BaseException) -> str:
     if isinstance(exc, requests.exceptions.ProxyError):
         tunnel = _TUNNEL.search(str(exc))
         if tunnel:
-            return f"the proxy refused the tunnel ({tunnel.group(1).strip()}); check HTTPS_PROXY"
+            return network.proxy_refused(tunnel.group(1).strip())
         match = _ERRNO.search(str(exc))
         cause = match.group(1).strip().lower() if match else type(exc).__name__
-        return f"cannot connect to the proxy ({cause}); check HTTPS_PROXY"
+        return network.proxy_unreachable(cause)
     if isinstance(exc, requests.exceptions.SSLError):
         match = _TLS.search(str(exc))
         reason = re.sub(r"\s*\(_ssl\.c:\d+\)?", "", match.group(1)).strip() if match else ""
