@@ -31,9 +31,20 @@ class IndexedStateManager(StreamStateManager):
         super().__init__(*args, **kwargs)
         self._index: dict[Key, dict] = {}
         self._index_of: list[dict] | None = None
+        # The last context asked for and its state: records of one page share one context.
+        self._last: tuple[types.Context | None, dict] = (None, {})
 
     @override
     def get_context_state(self, context: types.Context | None) -> dict:
+        last_context, last_state = self._last
+        if context is not None and context is last_context and self._index_of is not None:
+            if self._partitions() is self._index_of:
+                return last_state
+        state = self._lookup(context)
+        self._last = (context, state)
+        return state
+
+    def _lookup(self, context: types.Context | None) -> dict:
         partition = self.get_state_partition_context(context) if context else None
         if not partition:
             return super().get_context_state(context)

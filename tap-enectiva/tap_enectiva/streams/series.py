@@ -78,8 +78,10 @@ class KeysetStream(EnectivaStream):
         # Private SDK hook. A record at or before the bookmark was re-read in the look-back
         # window: the bookmark never moves backwards, so it stays. Later records come sorted
         # and advance it as usual (the SDK's sort check still guards them).
-        bookmark = self.bookmark(context)
-        if bookmark is not None and not is_after(latest_record, bookmark):
+        state = self.get_context_state(context)
+        if state.get("replication_key") == self.replication_key and not is_after_value(
+            latest_record.get("time"), state.get("replication_key_value")
+        ):
             return
         super()._increment_stream_state(latest_record, context=context)
 
@@ -90,10 +92,20 @@ class KeysetStream(EnectivaStream):
         return record
 
 
-def is_after(record: Record, bookmark: datetime) -> bool:
-    """Whether a time record lies after the bookmark (an unreadable time counts as after,
-    so the SDK's own bookkeeping decides about it)."""
+def is_after_value(time: Any, bookmark: Any) -> bool:
+    """Whether a record's time lies after a bookmark value (both as written in records; an
+    unreadable one counts as after, so the SDK's own bookkeeping decides about it).
+
+    Performance: called per record. Times the tap writes are UTC ``YYYY-MM-DDTHH:MM:SSZ``,
+    whose text order is their time order, so most comparisons need no parsing.
+    """
+    if _utc_text(time) and _utc_text(bookmark):
+        return bool(time > bookmark)
     try:
-        return parse_timestamp(record["time"]) > bookmark
+        return parse_timestamp(time) > parse_timestamp(bookmark)
     except TimeFormatError:
         return True
+
+
+def _utc_text(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 20 and value[-1] == "Z" and value[10] == "T"
