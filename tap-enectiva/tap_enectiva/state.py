@@ -37,9 +37,13 @@ class IndexedStateManager(StreamStateManager):
     @override
     def get_context_state(self, context: types.Context | None) -> dict:
         last_context, last_state = self._last
-        if context is not None and context is last_context and self._index_of is not None:
-            if self._partitions() is self._index_of:
-                return last_state
+        if (
+            context is not None
+            and context is last_context
+            and self._index_of is not None
+            and self._partitions() is self._index_of
+        ):
+            return last_state
         state = self._lookup(context)
         self._last = (context, state)
         return state
