@@ -181,8 +181,11 @@ def certificate_refused(reason: str = "") -> str:
 
 
 def proxy_refused(answer: str) -> str:
-    """A proxy that answered the tunnel request with an error, e.g. ``HTTP 407 ...``."""
-    return f"the proxy refused the tunnel with {answer}; check HTTPS_PROXY"
+    """A proxy that answered the tunnel request with an error (``answer``: ``407 Proxy
+    Authentication Required``); the reason phrase is a detail that may give way."""
+    status, _, phrase = answer.strip().partition(" ")
+    detail = f" ({phrase.strip()})" if phrase.strip() else ""
+    return f"the proxy refused the tunnel: HTTP {status}{detail}; check HTTPS_PROXY"
 
 
 def proxy_unreachable(cause: str) -> str:

@@ -249,7 +249,7 @@ def decide(
         if failures > limits.max_retries:
             return Decision(
                 Action.STOP,
-                reason=f"gave up after {limits.max_retries} retries ({said})",
+                reason=f"gave up after {limits.max_retries} retries: {said}",
             )
         return Decision(Action.RETRY, delay=backoff_delay(failures, rng=rng))
     if status == 429:

@@ -45,7 +45,7 @@ def client_session(api_url: str, **options: t.Any) -> aiohttp.ClientSession:
 def describe(exc: BaseException) -> str:
     """A failed transport in a few words; a proxy's refusal says to check ``HTTPS_PROXY``."""
     if isinstance(exc, aiohttp.ClientHttpProxyError):
-        return network.proxy_refused(f"HTTP {exc.status} {exc.message}")
+        return network.proxy_refused(f"{exc.status} {exc.message}")
     if isinstance(exc, aiohttp.ClientProxyConnectionError):
         return network.proxy_unreachable(str(exc.strerror))
     return f"{type(exc).__name__} {exc}".strip()

@@ -101,9 +101,9 @@ def test_retries_are_bounded_by_max_retries() -> None:
     request = Request("import", "POST", "readings")
     assert decide(request, Answer(503), Attempts(failures=2), limits).action is RETRY
     stop = decide(request, Answer(503, detail="busy"), Attempts(failures=3), limits)
-    assert stop.action is STOP and stop.reason == "gave up after 3 retries (HTTP 503: busy)"
+    assert stop.action is STOP and stop.reason == "gave up after 3 retries: HTTP 503: busy"
     gone = decide(request, Answer(0, detail="ConnectionResetError"), Attempts(failures=3), limits)
-    assert gone.reason == "gave up after 3 retries (ConnectionResetError)"
+    assert gone.reason == "gave up after 3 retries: ConnectionResetError"
 
 
 def test_backoff_has_full_jitter_and_a_cap() -> None:
