@@ -285,6 +285,12 @@ class Pacer:
             return  # sent before the previous 429 moved the schedule: same episode
         if learning:
             sample = self._sample(slot)
+            if sample is not None and self._estimate is not None:
+                # A sample is a lower bound of R, loose when the bucket was not full where its
+                # span starts: one such sample must not drop the estimate far (the slow probe
+                # upwards would take minutes to recover), so each 429 lowers it by ``hold``
+                # at most; a limit that really fell is followed within a few 429s.
+                sample = max(sample, self._hold * self._estimate)
             if sample is not None:
                 self._estimate = sample
                 self._base = self._hold * sample

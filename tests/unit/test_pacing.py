@@ -280,3 +280,32 @@ def test_a_cancelled_slot_is_given_back() -> None:
     assert pacer.start(started, started.at) == 0.0 and pacer.in_flight == 1
     pacer.cancel(started)
     assert pacer.in_flight == 0
+
+
+def test_one_loose_sample_does_not_collapse_a_learned_rate() -> None:
+    """A 429 soon after a pause, with few starts behind it, says little about R: the learned
+    rate drops by ``hold`` at most (a benchmark run once fell to 0.41 R this way)."""
+    pacer = Pacer(start_rate=math.inf, max_rate=math.inf)
+    now = 0.0
+    for _ in range(300):  # 300 starts in 1.5 s, then the bucket (R = 100) refuses
+        slot = pacer.reserve(now)
+        assert pacer.start(slot, now) == 0.0
+        pacer.answered(slot, now, 201)
+        now += 0.005
+    refused = pacer.reserve(now)
+    assert pacer.start(refused, now) == 0.0
+    pacer.answered(refused, now, 429, None, 1.0)
+    learned = pacer.rate(now + 1.0)
+    assert learned is not None and learned > 80
+    now += 1.0  # the pause; then a handful of starts and another 429
+    for _ in range(3):
+        slot = pacer.reserve(now)
+        while (wait := pacer.start(slot, now)) > 0:
+            now += wait
+        pacer.answered(slot, now, 201)
+    slot = pacer.reserve(now)
+    while (wait := pacer.start(slot, now)) > 0:
+        now += wait
+    pacer.answered(slot, now, 429, None, 1.0)
+    after = pacer.rate(now + 1.0)
+    assert after is not None and after >= 0.9 * learned
