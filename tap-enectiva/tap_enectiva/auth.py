@@ -33,7 +33,7 @@ from enectiva.media import MEDIA_TYPE
 from enectiva.pacing import Pacer, Slot
 from enectiva.policy import Action, Answer, Attempts, CredentialPolicy, Decision, Limits, Request
 from tap_enectiva.errors import TapError, brief, connection_reason
-from tap_enectiva.settings import DEFAULT_API_URL, tls_verify, user_agent
+from tap_enectiva.settings import DEFAULT_API_URL, setting, tls_verify, user_agent
 
 #: Connection attempts before an api_url that never answered counts as wrong.
 FIRST_CONTACT_ATTEMPTS = 2
@@ -309,8 +309,8 @@ def credential_from_config(
             secondary_setting=secondary,
         ),
         session=session,
-        timeout=float(config.get("request_timeout", 60)),
-        max_retries=int(config.get("max_retries", 8)),
+        timeout=float(setting(config, "request_timeout")),
+        max_retries=int(setting(config, "max_retries")),
         user_agent=user_agent(config),
         pacer=pacer,
     )

@@ -40,7 +40,7 @@ from tap_enectiva.errors import TapError
 from tap_enectiva.output import BufferedMsgSpecWriter
 from tap_enectiva.paging import NextLinkPaginator, document
 from tap_enectiva.schemas import CONTRACT, record_fields
-from tap_enectiva.settings import config_time, user_agent
+from tap_enectiva.settings import config_time, setting, user_agent
 from tap_enectiva.state import IndexedStateManager
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ class EnectivaStream(RESTStream[ParseResult | None]):
     @property
     @override
     def timeout(self) -> float:  # type: ignore[override]  # the SDK's int would turn 0.5 into 0
-        return float(self.config.get("request_timeout", 60))
+        return float(setting(self.config, "request_timeout"))
 
     @property
     @override

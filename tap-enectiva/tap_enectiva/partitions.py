@@ -12,6 +12,8 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+from tap_enectiva.settings import setting
+
 
 def partition_of(item_id: str, count: int) -> int:
     """The partition (0-based, below ``count``) that ``item_id`` falls into."""
@@ -37,8 +39,8 @@ class Partition:
     """This run's share of the ids: all of them unless ``partition_count`` > 1."""
 
     def __init__(self, config: Mapping[str, Any]) -> None:
-        self.count = int(config.get("partition_count") or 1)
-        self.index = int(config.get("partition_index") or 0)
+        self.count = int(setting(config, "partition_count"))
+        self.index = int(setting(config, "partition_index"))
 
     def owns(self, item_id: str) -> bool:
         """Whether this run reads ``item_id`` (and everything that belongs to it)."""

@@ -17,7 +17,7 @@ from tap_enectiva.auth import RunAuthenticator
 from tap_enectiva.checkpoint import StateCadence
 from tap_enectiva.concurrency import PartitionReader
 from tap_enectiva.partitions import Partition
-from tap_enectiva.settings import DEFAULT_MAX_CONCURRENCY, PLUGIN_NAME, tls_verify
+from tap_enectiva.settings import PLUGIN_NAME, setting, tls_verify
 
 #: Requests per second the pacer allows before any budget or 429 was seen (its maximum).
 PACER_START_RATE = 10_000.0
@@ -39,7 +39,7 @@ class RunShared:
         self.authenticator = RunAuthenticator(config, pacer=self.pacer)
         self.partition = Partition(config)
         self.cadence = StateCadence(writer, write_state)
-        concurrency = int(config.get("max_concurrency") or DEFAULT_MAX_CONCURRENCY)
+        concurrency = int(setting(config, "max_concurrency"))
         self.reader = PartitionReader(concurrency, self.cadence.written)
         self._verify = tls_verify(config)  # ca_bundle, or verify_tls
         self._local = threading.local()

@@ -148,6 +148,12 @@ CONFIG_SCHEMA = th.PropertiesList(
 ).to_dict()
 
 
+def setting(config: Mapping[str, Any], name: str) -> Any:
+    """A setting's value, or its default from :data:`CONFIG_SCHEMA` (written once, there)."""
+    value = config.get(name)
+    return CONFIG_SCHEMA["properties"][name].get("default") if value is None else value
+
+
 def config_time(config: Mapping[str, Any], key: str) -> datetime | None:
     """``start_date`` / ``end_date`` as an aware datetime (UTC when no offset), or None."""
     value = config.get(key)
@@ -164,7 +170,7 @@ def config_time(config: Mapping[str, Any], key: str) -> datetime | None:
 
 def lookback(config: Mapping[str, Any]) -> timedelta:
     """``lookback_days`` as a duration (zero when unset)."""
-    return timedelta(days=float(config.get("lookback_days") or 0))
+    return timedelta(days=float(setting(config, "lookback_days")))
 
 
 def config_ids(config: Mapping[str, Any], key: str) -> list[str]:
@@ -177,7 +183,7 @@ def tls_verify(config: Mapping[str, Any]) -> bool | str:
 
     Raises a :class:`TapError` naming ``ca_bundle`` when that file cannot be used.
     """
-    verify_tls = bool(config.get("verify_tls", True))
+    verify_tls = bool(setting(config, "verify_tls"))
     ca_bundle = config.get(CA_BUNDLE) or None
     error = network.ca_bundle_error(ca_bundle) if verify_tls else None
     if error:

@@ -18,14 +18,12 @@ from typing_extensions import override
 
 from enectiva.times import TimeFormatError, add_months, format_local, month_start, parse_local
 from tap_enectiva.client import EnectivaStream
-from tap_enectiva.settings import config_ids
+from tap_enectiva.settings import config_ids, setting
 from tap_enectiva.streams.entities import EntitiesStream
 from tap_enectiva.streams.meters import MeterChildStream
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
-
-DEFAULT_LOOKBACK_MONTHS = 3
 
 
 class DeltasStream(EnectivaStream):
@@ -66,7 +64,7 @@ class DeltasStream(EnectivaStream):
                 bookmark = None
         if bookmark is None:
             return floor
-        lookback = int(self.config.get("deltas_lookback_months", DEFAULT_LOOKBACK_MONTHS))
+        lookback = int(setting(self.config, "deltas_lookback_months"))
         begin = add_months(month_start(bookmark), -lookback)
         return max(begin, floor) if floor else begin
 
