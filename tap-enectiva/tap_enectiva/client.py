@@ -71,6 +71,8 @@ class EnectivaStream(RESTStream[ParseResult | None]):
         self._message_writer = tap.message_writer
         self._fields = record_fields(self.name)
         self._schema_written = False
+        #: ``time_extracted`` of the page being written (None: each record's own now).
+        self._page_extracted: datetime | None = None
 
     # ---- settings ----
 
@@ -276,11 +278,30 @@ class EnectivaStream(RESTStream[ParseResult | None]):
         context, data = job.context, job.data
         data["requests"].increment()
         self.update_sync_costs(prepared, response, context)
+        # One extraction time per page, its records' time_extracted. (A parent's page may
+        # write other pages while it starts its children: each restores the one before.)
+        before, self._page_extracted = self._page_extracted, datetime.now(UTC)
+        written: list[dict[str, Any]] = []
+        try:
+            self._write_rows(job, response, written)
+        finally:
+            self._page_extracted = before
+        if written:
+            self.advance_bookmark(written, context)
+        data["records"].increment(len(written))
+        return len(written)
+
+    def _write_rows(self, job: PartitionJob, response: Any, written: list[dict[str, Any]]) -> None:
+        """The page's records, post-processed and written; the written ones into ``written``."""
+        context, data = job.context, job.data
         selected = self.selected
         partition_context: dict[str, Any] = data["partition_context"]
         parent = bool(self.child_streams)
         limit = self.ABORT_AT_RECORD_COUNT
-        written = 0
+        # A child's records that pass unchanged go out as one write after the page (a
+        # parent's records are written one by one: starting a child may write other pages).
+        batch = selected and not parent and self._records_pass_unchanged
+        write = self._write_record_message
         for row in self.parse_response(response):
             if limit is not None:
                 try:
@@ -300,11 +321,21 @@ class EnectivaStream(RESTStream[ParseResult | None]):
                     record.setdefault(key, value)
             data["index"] += 1
             if selected:
-                self._write_record_message(record)
-                self._increment_stream_state(record, context=context)
-                written += 1
-        data["records"].increment(written)
-        return written
+                if not batch:
+                    write(record)
+                written.append(record)
+        if batch and written:
+            self._record_writer.write_records(
+                self.name, written, self._stream_version, self._page_extracted or _now()
+            )
+            self.state_manager.is_flushed = False
+
+    def advance_bookmark(self, records: list[dict[str, Any]], context: Context | None) -> None:
+        """Main thread, after a page's records were written: move the partition's bookmark
+        past them (the SDK's per-record ``_increment_stream_state``; sorted streams need
+        only the page's last record, see ``KeysetStream``). No STATE is written mid-page."""
+        for record in records:
+            self._increment_stream_state(record, context=context)
 
     @property
     @override
@@ -371,7 +402,9 @@ class EnectivaStream(RESTStream[ParseResult | None]):
         if not self._records_pass_unchanged:
             super()._write_record_message(record)
             return
-        self._record_writer.write_record(self.name, record, self._stream_version)
+        self._record_writer.write_record(
+            self.name, record, self._stream_version, self._page_extracted
+        )
         self.state_manager.is_flushed = False
 
     @cached_property
@@ -419,6 +452,10 @@ class EnectivaStream(RESTStream[ParseResult | None]):
         ):
             return
         super().log(message, *args, level=level, **kwargs)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def utc_time(value: str) -> str:

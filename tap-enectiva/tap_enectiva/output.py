@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, TextIO
 
-from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
+from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder, serialize_jsonl
 from singer_sdk.singerlib.encoding.simple import Message, StateMessage
 from typing_extensions import override
 
@@ -53,19 +53,49 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
             self.last_state_bytes = len(line)
             out.flush()
 
-    def write_record(self, stream: str, record: dict[str, Any], version: int | None) -> None:
+    def write_record(
+        self,
+        stream: str,
+        record: dict[str, Any],
+        version: int | None,
+        extracted: datetime | None = None,
+    ) -> None:
         """A RECORD message, encoded without building a ``RecordMessage`` first.
 
         Performance: the same line ``RecordMessage.to_dict()`` gives, minus the object,
         its validation and one dict per record (about a tenth of the tap's per-record time).
+        ``extracted`` is the ``time_extracted`` (now when not given).
         """
         message: dict[str, Any] = {"type": "RECORD", "stream": stream, "record": record}
         if version is not None:
             message["version"] = version
-        message["time_extracted"] = datetime.now(UTC)
+        message["time_extracted"] = extracted or datetime.now(UTC)
         line = serialize_jsonl(message)
         self.record_bytes += len(line)
         self.out.write(line)
+
+    def write_records(
+        self,
+        stream: str,
+        records: list[dict[str, Any]],
+        version: int | None,
+        extracted: datetime,
+    ) -> None:
+        """RECORD messages of one page, as :meth:`write_record` would, in one write.
+
+        Performance: one buffered write per record was a fifth of the tap's time.
+        """
+        message: dict[str, Any] = {"type": "RECORD", "stream": stream, "record": None}
+        if version is not None:
+            message["version"] = version
+        message["time_extracted"] = extracted
+        chunk = bytearray()
+        for record in records:
+            message["record"] = record
+            encoder.encode_into(message, chunk, -1)  # -1: appended
+            chunk += b"\n"
+        self.record_bytes += len(chunk)
+        self.out.write(chunk)
 
 
 #: The buffers this module put in front of an unbuffered stdout (flushed by flush_stdout).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlparse, urlsplit
 
 import pytest
@@ -220,3 +221,47 @@ def test_failure_lines_keep_their_action_within_200_characters(status, action):
     line = fatal_line("tap-enectiva", str(failure))
     assert line.startswith("tap-enectiva: error: stream 'virtual_meter_deltas'")
     assert line.endswith(action) and len(line) <= len("tap-enectiva: error: ") + 200
+
+
+def _reading(time: str) -> dict:
+    return {"meter_id": "m1", "time": time, "value": 1.0}
+
+
+def test_a_sorted_page_moves_the_bookmark_to_its_last_time_and_never_back():
+    readings = make_tap().streams["readings"]
+    context = {"meter_id": "m1", "import_id": None, "suit": None, "time_zone": None}
+    page = [_reading(f"2026-01-01T0{h}:00:00Z") for h in range(4)]
+    readings.advance_bookmark(page, context)
+    assert readings.bookmark(context).isoformat() == "2026-01-01T03:00:00+00:00"
+    # A page re-read inside the look-back window leaves the bookmark where it is.
+    readings.advance_bookmark(page[:2], context)
+    assert readings.bookmark(context).isoformat() == "2026-01-01T03:00:00+00:00"
+
+
+def test_a_page_out_of_order_still_ends_at_its_latest_time():
+    readings = make_tap().streams["readings"]
+    context = {"meter_id": "m1", "import_id": None, "suit": None, "time_zone": None}
+    readings.advance_bookmark([_reading("2026-01-01T05:00:00Z")], context)
+    page = [_reading("2026-01-01T07:00:00Z"), _reading("2026-01-01T06:00:00Z")]
+    readings.advance_bookmark(page, context)
+    assert readings.bookmark(context).isoformat() == "2026-01-01T07:00:00+00:00"
+    # Times not written as UTC text go record by record, to the same end.
+    readings.advance_bookmark([_reading("2026-01-01T09:00:00+01:00")], context)
+    assert readings.bookmark(context) == datetime(2026, 1, 1, 8, tzinfo=UTC)
+
+
+def test_a_page_written_at_once_gives_the_lines_of_records_written_one_by_one(capsysbinary):
+    from tap_enectiva.output import BufferedMsgSpecWriter
+
+    extracted = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    records = [_reading("2026-01-01T00:00:00Z"), {"id": "x", "value": None, "note": "é\n"}]
+    one_by_one, at_once = BufferedMsgSpecWriter(), BufferedMsgSpecWriter()
+    for record in records:
+        one_by_one.write_record("readings", record, 3, extracted)
+    one_by_one.out.flush()
+    expected = capsysbinary.readouterr().out
+    at_once.write_records("readings", records, 3, extracted)
+    at_once.out.flush()
+    assert capsysbinary.readouterr().out == expected
+    assert expected.count(b"\n") == 2
+    assert at_once.record_bytes == one_by_one.record_bytes == len(expected)

@@ -85,6 +85,22 @@ class KeysetStream(EnectivaStream):
             return
         super()._increment_stream_state(latest_record, context=context)
 
+    @override
+    def advance_bookmark(self, records: list[dict[str, Any]], context: Context | None) -> None:
+        # Performance: record by record, the bookmark ends at the page's latest time (it
+        # never moves back, see _increment_stream_state), so one call with that record does
+        # the same at a thousandth of the cost. Times that are not UTC text (never written
+        # by this tap) take the record-by-record way.
+        latest = records[0]
+        for record in records:
+            time = record.get("time")
+            if not _utc_text(time):
+                super().advance_bookmark(records, context)
+                return
+            if time > latest["time"]:
+                latest = record
+        self._increment_stream_state(latest, context=context)
+
     def time_record(self, row: dict[str, Any]) -> dict[str, Any]:
         """The resource as a record with its time in UTC."""
         record = self.resource_record(row)
