@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import ParseResult
 
 import requests
-from singer_sdk import RESTStream, Tap
+from singer_sdk import RESTStream, Tap, metrics
 from singer_sdk.exceptions import (
     AbortedSyncFailedException,
     AbortedSyncPausedException,
@@ -73,6 +73,8 @@ class EnectivaStream(RESTStream[ParseResult | None]):
         self._schema_written = False
         #: ``time_extracted`` of the page being written (None: each record's own now).
         self._page_extracted: datetime | None = None
+        #: The record and request counters of the partitions being read (begin_partition).
+        self._counters: tuple[metrics.Counter, metrics.Counter] | None = None
 
     # ---- settings ----
 
@@ -246,17 +248,20 @@ class EnectivaStream(RESTStream[ParseResult | None]):
             self._write_schema_message()
             self._schema_written = True
         self._write_starting_replication_value(context)
-        records = self.get_record_counter()
-        records.with_context(context)
-        requests_sent = self.get_http_request_counter()
-        requests_sent.with_context(context)
         job.data.update(
             first=self._prepare_request(context=context, page=self.get_new_paginator()),
             partition_context=self._get_state_partition_context(context) or {},
-            records=records.__enter__(),
-            requests=requests_sent.__enter__(),
             index=0,
         )
+        if self._counters is None:
+            # One record and one request counter per stream for all its partitions, not the
+            # SDK's pair per partition: two METRIC lines per meter drowned the log at
+            # thousands of meters. They log every minute and when the partitions end.
+            self._counters = (
+                self.get_record_counter().__enter__(),
+                self.get_http_request_counter().__enter__(),
+            )
+        job.data["counters"] = self._counters
 
     def fetch_pages(self, job: PartitionJob) -> Iterator[tuple[requests.PreparedRequest, Any]]:
         """Worker thread: the partition's pages in order, with the usual retries."""
@@ -276,7 +281,8 @@ class EnectivaStream(RESTStream[ParseResult | None]):
         """Main thread: the SDK's per-record steps of ``_sync_records`` for one page."""
         prepared, response = page
         context, data = job.context, job.data
-        data["requests"].increment()
+        records, requests_sent = data["counters"]
+        requests_sent.increment()
         self.update_sync_costs(prepared, response, context)
         # One extraction time per page, its records' time_extracted. (A parent's page may
         # write other pages while it starts its children: each restores the one before.)
@@ -288,7 +294,7 @@ class EnectivaStream(RESTStream[ParseResult | None]):
             self._page_extracted = before
         if written:
             self.advance_bookmark(written, context)
-        data["records"].increment(len(written))
+        records.increment(len(written))
         return len(written)
 
     def _write_rows(self, job: PartitionJob, response: Any, written: list[dict[str, Any]]) -> None:
@@ -353,10 +359,15 @@ class EnectivaStream(RESTStream[ParseResult | None]):
         return self._state_manager
 
     def end_partition(self, job: PartitionJob) -> None:
-        """Main thread: close the partition's state (signpost, starting value) and metrics."""
+        """Main thread: close the partition's state (signpost, starting value)."""
         self.state_manager.finalize_state(self.get_context_state(job.context))
-        job.data["records"].exit()
-        job.data["requests"].exit()
+
+    def end_partitions(self) -> None:
+        """Main thread, once every partition begun was written: the counters' last lines."""
+        if self._counters is not None:
+            for counter in self._counters:
+                counter.exit()
+            self._counters = None
 
     # ---- answers ----
 

@@ -49,6 +49,9 @@ class PartitionStream(Protocol):
     def end_partition(self, job: PartitionJob) -> None:
         """Main thread: close the partition after its last page."""
 
+    def end_partitions(self) -> None:
+        """Main thread: every partition begun so far was written and closed."""
+
 
 @dataclass(eq=False)
 class PartitionJob:
@@ -82,6 +85,8 @@ class PartitionReader:
         self._pages: queue.Queue[tuple[PartitionJob, Any]] = queue.Queue(self.max_concurrency)
         self._stop = threading.Event()
         self._open = 0
+        #: The streams whose partitions were begun since the last drain.
+        self._streams: dict[int, PartitionStream] = {}
 
     # ---- main thread ----
 
@@ -89,6 +94,7 @@ class PartitionReader:
         """Start reading a partition; writes pages of others while too many are open."""
         job = PartitionJob(stream, dict(context))
         stream.begin_partition(job)
+        self._streams.setdefault(id(stream), stream)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="fetch")
         self._open += 1
@@ -104,6 +110,9 @@ class PartitionReader:
         except BaseException:
             self.cancel()
             raise
+        streams, self._streams = self._streams, {}
+        for stream in streams.values():
+            stream.end_partitions()
 
     def cancel(self) -> None:
         """Stop every worker (after its current request) and forget open partitions."""

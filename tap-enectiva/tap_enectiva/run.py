@@ -9,8 +9,11 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+from requests.utils import resolve_proxies
+from typing_extensions import override
 
 from enectiva.pacing import Pacer
 from tap_enectiva.auth import RunAuthenticator
@@ -49,7 +52,7 @@ class RunShared:
         """This thread's HTTP session (requests sessions are not meant to be shared)."""
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
-            session = requests.Session()
+            session = RunSession()
             session.verify = self._verify
             self._local.session = session
         return session
@@ -62,3 +65,26 @@ class RunShared:
             return
         self._summarized = True
         logging.getLogger(PLUGIN_NAME).info("Run summary: %s", credential.summary_line())
+
+
+class RunSession(requests.Session):
+    """A requests session that resolves the proxy of each scheme and host once.
+
+    Performance: ``Session.send`` reads the proxy variables of the environment and matches
+    ``no_proxy`` on every request, an eighth of a small request's CPU; a run's environment
+    does not change, so the answer is kept per scheme and host (redirects resolve their own).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._proxies: dict[tuple[str, str], dict[str, str]] = {}
+
+    @override
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        if "proxies" not in kwargs:
+            parts = urlsplit(request.url or "")
+            key = (parts.scheme, parts.netloc)
+            if key not in self._proxies:
+                self._proxies[key] = resolve_proxies(request, dict(self.proxies), self.trust_env)
+            kwargs["proxies"] = dict(self._proxies[key])
+        return super().send(request, **kwargs)
