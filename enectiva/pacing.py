@@ -17,6 +17,11 @@ a bucket that is not empty is never refused and achieves R. :class:`Pacer` does 
   second), so each later 429 re-estimates. A ``remaining`` header alone (EnerKey) also
   guards the level once a rate is estimated.
 
+Other clients of the same credential (partition processes sharing a login token) show only
+in ``remaining``, which then falls faster than this client's starts and the refill explain:
+their rate is learned from that gap (averaged over ``share_tau`` seconds) and left to them,
+both in the pace and in the level's projection.
+
 A 429 pauses every new start for its ``Retry-After`` (at least one bucket's refill when the
 rate is learned, so the next estimate starts from a full bucket), and reservations made
 before it are re-booked.
@@ -82,6 +87,8 @@ class Pacer:
         bucket_seconds: float = 1.0,
         max_rate: float = 10_000.0,
         low_water: float = 0.1,
+        share_tau: float = 2.0,
+        min_share: float = 0.05,
     ) -> None:
         self._start_rate = start_rate
         self._doubling = doubling
@@ -102,6 +109,10 @@ class Pacer:
         self._rate: float | None = None
         self._capacity: float | None = None
         self._report: tuple[float, int, float] | None = None  # (remaining, seq, answered at)
+        # other clients of the credential (requests per second, averaged over ``share_tau``)
+        self._foreign = 0.0
+        self._share_tau = share_tau
+        self._min_share = min_share
         # learning
         self._estimate: float | None = None
         self._base = start_rate
@@ -157,8 +168,10 @@ class Pacer:
         at = max(now, self._next_at, self._resume_at)
         rate = self._rate_at(at)
         level = self._level(at)
-        refill = self._refill()
+        refill = self._own_refill()
         if level is not None and refill is not None:
+            if self._foreign_rate() > 0:
+                rate = min(rate, refill)  # the other clients' share is theirs
             if level < 1.0:
                 at += (1.0 - level) / refill
             low = max(2.0, self._low_water * (self._capacity or refill))
@@ -204,7 +217,7 @@ class Pacer:
 
     def _level(self, t: float) -> float | None:
         """The bucket's estimated level at ``t``, or None without a ``remaining`` report."""
-        refill = self._refill()
+        refill = self._own_refill()
         if self._report is None or refill is None:
             return None
         remaining, seq, when = self._report
@@ -216,6 +229,17 @@ class Pacer:
     def _refill(self) -> float | None:
         """The bucket's refill rate: announced, else estimated from 429s, else unknown."""
         return self._rate if self._rate is not None else self._estimate
+
+    def _foreign_rate(self) -> float:
+        return max(0.0, self._foreign)
+
+    def _own_refill(self) -> float | None:
+        """The refill this client may use: the bucket's, less what other clients of the
+        credential draw (never below ``min_share`` of it)."""
+        refill = self._refill()
+        if refill is None:
+            return None
+        return max(refill - self._foreign_rate(), self._min_share * refill)
 
     def rate(self, now: float) -> float | None:
         """The paced rate now (requests per second); None while no limit was met (no rate
@@ -273,7 +297,28 @@ class Pacer:
         if remaining is None and budget.reset is not None and self._capacity and self._rate:
             remaining = max(0.0, self._capacity - budget.reset * self._rate)
         if remaining is not None and (self._report is None or slot.seq > self._report[1]):
+            self._learn_foreign(remaining, slot.seq, now)
             self._report = (remaining, slot.seq, now)
+
+    def _learn_foreign(self, remaining: float, seq: int, now: float) -> None:
+        """Other clients of the credential (e.g. partition processes sharing a login token):
+        the level fell by more than this client's own starts and the refill explain. Their
+        rate is averaged over ``share_tau`` seconds; quantised or reordered reports make
+        noise on both sides that the average cancels. Only with an announced rate."""
+        refill = self._rate  # announced only: a rate learned from 429s is a lower bound
+        if self._report is None or refill is None:
+            return
+        before, before_seq, before_at = self._report
+        span = now - before_at
+        if span <= 0:
+            return
+        expected = before + refill * span
+        if self._capacity is not None:
+            expected = min(expected, self._capacity)
+        expected -= seq - before_seq  # this client's requests counted in between
+        sample = (expected - remaining) / span
+        weight = 1.0 - math.exp(-span / self._share_tau)
+        self._foreign += weight * (sample - self._foreign)
 
     def _throttled(self, slot: Slot, now: float, retry_after: float | None) -> None:
         pause = retry_after if retry_after is not None else self._bucket_seconds
