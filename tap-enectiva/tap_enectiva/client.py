@@ -270,7 +270,7 @@ class EnectivaStream(RESTStream[ParseResult | None]):
         prepared = job.data["first"]
         while True:
             response = fetch(prepared, job.context)
-            paginator.advance(response)  # decodes the page here, off the main thread
+            paginator.advance(response)  # reads links.next only (see paging.next_link)
             yield prepared, response
             if paginator.finished:
                 return

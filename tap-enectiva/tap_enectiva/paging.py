@@ -12,6 +12,15 @@ from typing_extensions import override
 _decode = msgspec.json.Decoder().decode
 
 
+class _Links(msgspec.Struct):
+    """Only the ``links`` of a list document (the rest is skipped, not built)."""
+
+    links: dict[str, Any] | None = None
+
+
+_decode_links = msgspec.json.Decoder(_Links).decode
+
+
 def document(response: requests.Response) -> dict[str, Any]:
     """The decoded body, decoded once per response (records and paginator share it)."""
     doc = getattr(response, "_enectiva_document", None)
@@ -27,8 +36,20 @@ def document(response: requests.Response) -> dict[str, Any]:
 
 
 def next_link(response: requests.Response) -> str | None:
-    """``links.next`` of a list answer; None at the end."""
-    links = document(response).get("links")
+    """``links.next`` of a list answer; None at the end.
+
+    Memory: a worker thread follows the links of pages that wait in the partition reader's
+    queue, so it reads the links alone; the records are built when the page is written
+    (a decoded page takes about six times its JSON's size).
+    """
+    doc = getattr(response, "_enectiva_document", None)
+    if doc is not None:
+        links = doc.get("links")
+    else:
+        try:
+            links = _decode_links(response.content).links
+        except msgspec.DecodeError:  # ValidationError too: not an object, links not one
+            links = None
     return links.get("next") or None if isinstance(links, dict) else None
 
 
