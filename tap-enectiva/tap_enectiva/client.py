@@ -28,7 +28,6 @@ from singer_sdk.exceptions import (
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.schema.source import StreamSchema
-from singer_sdk.streams._state import StreamStateManager
 from typing_extensions import override
 
 from enectiva.contract import Operation, operation
@@ -247,7 +246,14 @@ class EnectivaStream(RESTStream[ParseResult | None]):
         if self.selected and not self._schema_written:
             self._write_schema_message()
             self._schema_written = True
-        self._write_starting_replication_value(context)
+        # The SDK's _write_starting_replication_value, with its line per partition at DEBUG.
+        self.state_manager.write_partition_starting_value(
+            context,
+            replication_method=self.replication_method,
+            replication_key=self.replication_key,
+            config=dict(self.config),
+            compare_start_date_fn=self.compare_start_date,
+        )
         job.data.update(
             first=self._prepare_request(context=context, page=self.get_new_paginator()),
             partition_context=self._get_state_partition_context(context) or {},
@@ -345,10 +351,11 @@ class EnectivaStream(RESTStream[ParseResult | None]):
 
     @property
     @override
-    def state_manager(self) -> StreamStateManager:
+    def state_manager(self) -> IndexedStateManager:
         # Performance: the SDK's manager scans every partition per look-up (see state.py).
-        if self._state_manager is None:
-            self._state_manager = IndexedStateManager(
+        manager = self._state_manager
+        if not isinstance(manager, IndexedStateManager):
+            manager = self._state_manager = IndexedStateManager(
                 tap_name=self.tap_name,
                 stream_name=self.name,
                 tap_state=self.tap_state,
@@ -356,7 +363,7 @@ class EnectivaStream(RESTStream[ParseResult | None]):
                 is_sorted=self.is_sorted,
                 check_sorted=self.check_sorted,
             )
-        return self._state_manager
+        return manager
 
     def end_partition(self, job: PartitionJob) -> None:
         """Main thread: close the partition's state (signpost, starting value)."""

@@ -11,6 +11,7 @@ would; a partition the whole index lacks is appended as ``{"context": ...}``, as
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import Any
 
 from singer_sdk.helpers import types
@@ -33,6 +34,18 @@ class IndexedStateManager(StreamStateManager):
         self._index_of: list[dict] | None = None
         # The last context asked for and its state: records of one page share one context.
         self._last: tuple[types.Context | None, dict] = (None, {})
+        self._partition_logger = _DebugForInfo(self._logger, {})
+
+    def write_partition_starting_value(self, context: types.Context, **kwargs: Any) -> None:
+        """``write_starting_replication_value`` for one partition of many: the same state,
+        its "Starting incremental sync ... with bookmark value" line at DEBUG (at INFO that
+        is a line per meter, thousands in a large portfolio's run)."""
+        logger = self._logger
+        self._logger = self._partition_logger  # type: ignore[assignment]  # an adapter
+        try:
+            self.write_starting_replication_value(context, **kwargs)
+        finally:
+            self._logger = logger
 
     @override
     def get_context_state(self, context: types.Context | None) -> dict:
@@ -79,3 +92,11 @@ class IndexedStateManager(StreamStateManager):
         stream_state = (self.tap_state.get("bookmarks") or {}).get(self.stream_name) or {}
         partitions = stream_state.get("partitions")
         return partitions if isinstance(partitions, list) else None
+
+
+class _DebugForInfo(logging.LoggerAdapter):
+    """Its logger, with ``info`` lines logged at DEBUG."""
+
+    @override
+    def info(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self.debug(msg, *args, **kwargs)

@@ -47,7 +47,12 @@ PRIVATE_SDK_PARTS: dict[tuple[str, str | None, str], str] = {
     ("singer_sdk.streams.core", "Stream", "_process_record"): "tap: partition reader",
     ("singer_sdk.streams.core", "Stream", "_write_replication_key_signpost"): "tap: reader",
     ("singer_sdk.streams.core", "Stream", "_write_schema_message"): "tap: partition reader",
-    ("singer_sdk.streams.core", "Stream", "_write_starting_replication_value"): "tap: reader",
+    ("singer_sdk.streams._state", "StreamStateManager", "_logger"): (
+        "tap: a partition's starting bookmark is logged at DEBUG (state.py)"
+    ),
+    ("singer_sdk.streams._state", "StreamStateManager", "write_starting_replication_value"): (
+        "tap: the partition reader writes each partition's starting value"
+    ),
     ("singer_sdk.streams.core", "Stream", "_write_state_message"): "tap: STATE by cadence",
     ("singer_sdk.streams.core", "Stream", "_stream_version"): "tap: direct record writes",
     ("singer_sdk.streams.rest", "RESTStream", "_write_request_duration_log"): "tap: reader",

@@ -265,3 +265,26 @@ def test_a_page_written_at_once_gives_the_lines_of_records_written_one_by_one(ca
     assert capsysbinary.readouterr().out == expected
     assert expected.count(b"\n") == 2
     assert at_once.record_bytes == one_by_one.record_bytes == len(expected)
+
+
+def test_state_lines_are_the_sdks_own():
+    from singer_sdk.singerlib.encoding.simple import StateMessage
+    from tap_enectiva.output import BufferedMsgSpecWriter, state_line
+
+    value = {
+        "bookmarks": {
+            "readings": {
+                "partitions": [
+                    {
+                        "context": {"meter_id": "7"},
+                        "replication_key": "time",
+                        "replication_key_value": "2026-01-01T00:00:00Z",
+                        "progress_markers": None,
+                    }
+                ]
+            }
+        },
+        "note": "é",
+    }
+    message = StateMessage(value=value)
+    assert state_line(message) == bytes(BufferedMsgSpecWriter().format_message(message))
