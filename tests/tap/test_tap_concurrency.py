@@ -4,6 +4,8 @@ max_concurrency > 1, and the shared pacer keeping concurrent reads under an anno
 from __future__ import annotations
 
 import itertools
+import json
+import os
 import signal
 import subprocess
 from typing import Any
@@ -154,3 +156,42 @@ def test_concurrent_reads_keep_to_the_announced_budget(make_sandbox, tmp_path):
     assert stats["rate_limited"] <= 1, stats  # paced from the budget headers of each answer
     meters = {m["id"] for m in listed(sb, "/meters")}
     assert {r["meter_id"] for r in run.records("readings")} <= meters
+
+
+def metric_points(stderr: str, metric: str, stream: str) -> list[dict[str, Any]]:
+    """The SDK's METRIC points of one metric and stream in a tap's log."""
+    points = []
+    for line in stderr.splitlines():
+        _, found, text = line.partition("METRIC: ")
+        if found:
+            point = json.loads(text)
+            if point["metric"] == metric and point["tags"].get("stream") == stream:
+                points.append(point)
+    return points
+
+
+def test_counters_are_per_stream_and_add_up_at_any_number_of_partitions(distant, tmp_path):
+    config = full_config(distant, max_concurrency=4)
+    catalog = select(discover(tmp_path, config), {"meters", "readings"})
+    run = run_tap(tmp_path, config, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    meters = len(run.records("meters"))
+    assert meters > 1
+    counts = metric_points(run.stderr, "record_count", "readings")
+    # one counter for all of the stream's partitions (the SDK keeps one per partition)
+    assert len(counts) < meters and all("context" not in p["tags"] for p in counts)
+    assert sum(p["value"] for p in counts) == len(run.records("readings"))
+    requests_sent = metric_points(run.stderr, "http_request_count", "readings")
+    durations = metric_points(run.stderr, "http_request_duration", "readings")
+    assert sum(p["value"] for p in requests_sent) == len(durations) >= meters
+    # each partition's starting bookmark is logged at DEBUG, not INFO
+    assert "Starting incremental sync of 'readings'" not in run.stderr
+    debug = subprocess.run(
+        tap_args(tmp_path, config, catalog=catalog),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+        env={**os.environ, "LOGLEVEL": "DEBUG"},
+    )
+    assert debug.stderr.count("Starting incremental sync of 'readings'") == meters
