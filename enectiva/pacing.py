@@ -19,7 +19,7 @@ a bucket that is not empty is never refused and achieves R. :class:`Pacer` does 
 
 Other clients of the same credential (partition processes sharing a login token) show only
 in ``remaining``, which then falls faster than this client's starts and the refill explain:
-their rate is learned from that gap (averaged over ``share_tau`` seconds) and left to them,
+their rate is learned from that gap (averaged over ``Sharing.tau`` seconds) and left to them,
 both in the pace and in the level's projection. Once they draw a real part of it
 (``shared_from``), the pace is this client's part of the measured demand times the rate the
 bucket affords: ``R`` plus the level's distance to half full over ``level_tau`` seconds.
@@ -83,6 +83,19 @@ class PacerStats:
     learned: bool = False  # True when the rate is learned from 429s, not announced
 
 
+@dataclass(frozen=True)
+class Sharing:
+    """How a client shares a credential with other clients it learns of (module docstring)."""
+
+    tau: float = 2.0  # seconds over which the others' rate (and this client's) is averaged
+    min_share: float = 0.05  # of R, the least this client keeps
+    shared_from: float = 0.2  # of R: others drawing less are estimation noise
+    level_target: float = 0.5  # of the capacity: the level the shared pace aims at
+    level_tau: float = 2.0  # seconds to bring the level back to its target
+    fair: float = 0.02  # of R, an equal extra per client that evens the shares out
+    rebook: float = 0.05  # a shared pace this much slower re-books the slots booked before
+
+
 class Pacer:
     """Schedules the starts of one credential's requests (see the module docstring)."""
 
@@ -96,13 +109,7 @@ class Pacer:
         bucket_seconds: float = 1.0,
         max_rate: float = 10_000.0,
         low_water: float = 0.1,
-        share_tau: float = 2.0,
-        min_share: float = 0.05,
-        shared_from: float = 0.2,
-        level_target: float = 0.5,
-        level_tau: float = 2.0,
-        fair: float = 0.02,
-        rebook: float = 0.05,
+        sharing: Sharing | None = None,
     ) -> None:
         self._start_rate = start_rate
         self._doubling = doubling
@@ -123,16 +130,10 @@ class Pacer:
         self._rate: float | None = None
         self._capacity: float | None = None
         self._report: tuple[float, int, float] | None = None  # (remaining, seq, answered at)
-        # other clients of the credential (requests per second, averaged over ``share_tau``)
+        # other clients of the credential (requests per second, averaged over ``Sharing.tau``)
         self._foreign = 0.0
         self._own = 0.0  # this client's starts per second, averaged over the same spans
-        self._share_tau = share_tau
-        self._min_share = min_share
-        self._shared_from = shared_from
-        self._level_target = level_target
-        self._level_tau = level_tau
-        self._fair = fair
-        self._rebook = rebook
+        self._sharing = sharing or Sharing()
         self._booked_share: float | None = None  # the shared pace of the latest booking
         # learning
         self._estimate: float | None = None
@@ -258,7 +259,7 @@ class Pacer:
     def _shared(self) -> bool:
         """Other clients draw a real part of the announced rate (one client's estimate is
         noise of up to a tenth of it: below ``shared_from`` it paces as it always did)."""
-        return self._rate is not None and self._foreign > self._shared_from * self._rate
+        return self._rate is not None and self._foreign > self._sharing.shared_from * self._rate
 
     def _own_refill(self) -> float | None:
         """The refill this client may use (never below ``min_share`` of the bucket's): the
@@ -269,13 +270,16 @@ class Pacer:
             return None
         foreign = self._foreign_rate()
         if not self._shared() or self._report is None:
-            return max(refill - foreign, self._min_share * refill)
+            return max(refill - foreign, self._sharing.min_share * refill)
         part = self._own / (self._own + foreign)
         # the latest remaining, not the projected level: every client then aims at the same
-        target = self._level_target * (self._capacity or refill)
-        affords = refill + (self._report[0] - target) / self._level_tau
+        target = self._sharing.level_target * (self._capacity or refill)
+        affords = refill + (self._report[0] - target) / self._sharing.level_tau
         # the equal ``fair`` part grows small shares faster than large ones: they even out
-        return min(refill, max(part * affords + self._fair * refill, self._min_share * refill))
+        return min(
+            refill,
+            max(part * affords + self._sharing.fair * refill, self._sharing.min_share * refill),
+        )
 
     def rate(self, now: float) -> float | None:
         """The paced rate now (requests per second); None while no limit was met (no rate
@@ -344,7 +348,7 @@ class Pacer:
         share = self._own_refill()
         if booked is None or share is None or not self._shared() or self._reserved == 0:
             return
-        if share < (1.0 - self._rebook) * booked:
+        if share < (1.0 - self._sharing.rebook) * booked:
             last = self._starts[-1] if self._starts else -math.inf  # keep the new spacing
             self._new_epoch(max(now, self._resume_at, last + 1.0 / share))
             self._booked_share = None
@@ -366,7 +370,7 @@ class Pacer:
             expected = min(expected, self._capacity)
         expected -= seq - before_seq  # this client's requests counted in between
         sample = (expected - remaining) / span
-        weight = 1.0 - math.exp(-span / self._share_tau)
+        weight = 1.0 - math.exp(-span / self._sharing.tau)
         self._foreign += weight * (sample - self._foreign)
         self._own += weight * ((seq - before_seq) / span - self._own)
 
