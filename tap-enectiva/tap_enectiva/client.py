@@ -354,7 +354,7 @@ class EnectivaStream(RESTStream[ParseResult | None]):
                 written.append(record)
         if batch and written:
             self._record_writer.write_records(
-                self.name, written, self._stream_version, self._page_extracted or _now()
+                self.name, written, self._stream_version, self._page_extracted or datetime.now(UTC)
             )
             self.state_manager.is_flushed = False
 
@@ -486,10 +486,6 @@ class EnectivaStream(RESTStream[ParseResult | None]):
         ):
             return
         super().log(message, *args, level=level, **kwargs)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def utc_time(value: str) -> str:

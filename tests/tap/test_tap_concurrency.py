@@ -195,3 +195,26 @@ def test_counters_are_per_stream_and_add_up_at_any_number_of_partitions(distant,
         env={**os.environ, "LOGLEVEL": "DEBUG"},
     )
     assert debug.stderr.count("Starting incremental sync of 'readings'") == meters
+
+
+@pytest.mark.slow
+def test_partition_processes_on_one_token_share_its_budget(make_sandbox, tmp_path):
+    # Each process sees the others only in X-RateLimit-Remaining (contract section 8).
+    sb = make_sandbox(seed="demo", page_size=10, rate_limit=20)
+    config = full_config(sb, max_concurrency=8, start_date=recent_start(20))
+    catalog = select(discover(tmp_path, config), {"meters", "readings"})
+    sb.reset_stats()
+    procs = []
+    for index in range(3):
+        folder = tmp_path / f"p{index}"
+        folder.mkdir()
+        part = {**config, "partition_count": 3, "partition_index": index}
+        args = tap_args(folder, part, catalog=catalog)
+        procs.append(subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
+    outputs = [proc.communicate(timeout=300)[0] for proc in procs]
+    assert all(proc.returncode == 0 for proc in procs)
+    stats = sb.stats()
+    assert stats["requests"] > 250, stats
+    assert stats["rate_limited"] <= 0.01 * stats["requests"], stats
+    shares = [record_keys(parse_messages(out.decode()), ("readings",)) for out in outputs]
+    assert sum(map(len, shares)) == len(set().union(*map(set, shares))) > 0
