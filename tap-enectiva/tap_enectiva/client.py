@@ -37,7 +37,7 @@ from enectiva.times import TimeFormatError, format_timestamp, parse_timestamp
 from tap_enectiva.auth import HeaderPerAttempt, Sent
 from tap_enectiva.errors import TapError
 from tap_enectiva.output import BufferedMsgSpecWriter
-from tap_enectiva.paging import NextLinkPaginator, document
+from tap_enectiva.paging import NextLinkPaginator, document, forget_document
 from tap_enectiva.schemas import CONTRACT, record_fields
 from tap_enectiva.settings import config_time, setting, user_agent
 from tap_enectiva.state import IndexedStateManager
@@ -309,27 +309,36 @@ class EnectivaStream(RESTStream[ParseResult | None]):
         # One extraction time per page, its records' time_extracted. (A parent's page may
         # write other pages while it starts its children: each restores the one before.)
         before, self._page_extracted = self._page_extracted, datetime.now(UTC)
-        written: list[dict[str, Any]] = []
         try:
-            self._write_rows(job, response, written)
+            written = self._write_rows(job, response)
         finally:
             self._page_extracted = before
-        if written:
-            self.advance_bookmark(written, context)
-        records.increment(len(written))
-        return len(written)
+        self.close_page(context)
+        records.increment(written)
+        return written
 
-    def _write_rows(self, job: PartitionJob, response: Any, written: list[dict[str, Any]]) -> None:
-        """The page's records, post-processed and written; the written ones into ``written``."""
+    def _write_rows(self, job: PartitionJob, response: Any) -> int:
+        """The page's records, post-processed, written and noted for the bookmark; how many.
+
+        Memory: each row is let go as soon as its record is written (parse_response), and a
+        child's record as soon as its line is encoded: a page's records are never all held
+        at once (a decoded page of 1,000 readings is ~6 times its JSON).
+        """
         context, data = job.context, job.data
         selected = self.selected
         partition_context: dict[str, Any] = data["partition_context"]
         parent = bool(self.child_streams)
         limit = self.ABORT_AT_RECORD_COUNT
-        # A child's records that pass unchanged go out as one write after the page (a
+        # A child's records that pass unchanged go out in one write after the page (a
         # parent's records are written one by one: starting a child may write other pages).
-        batch = selected and not parent and self._records_pass_unchanged
-        write = self._write_record_message
+        lines = None
+        if selected and not parent and self._records_pass_unchanged:
+            assert self._page_extracted is not None
+            lines = self._record_writer.page_lines(
+                self.name, self._stream_version, self._page_extracted
+            )
+        write = self._write_record_message if lines is None else lines.add
+        written = 0
         for row in self.parse_response(response):
             if limit is not None:
                 try:
@@ -349,21 +358,22 @@ class EnectivaStream(RESTStream[ParseResult | None]):
                     record.setdefault(key, value)
             data["index"] += 1
             if selected:
-                if not batch:
-                    write(record)
-                written.append(record)
-        if batch and written:
-            self._record_writer.write_records(
-                self.name, written, self._stream_version, self._page_extracted or datetime.now(UTC)
-            )
+                write(record)
+                self.note_written(record, context)
+                written += 1
+        if lines is not None:
+            lines.write()
             self.state_manager.is_flushed = False
+        return written
 
-    def advance_bookmark(self, records: list[dict[str, Any]], context: Context | None) -> None:
-        """Main thread, after a page's records were written: move the partition's bookmark
-        past them (the SDK's per-record ``_increment_stream_state``; sorted streams need
-        only the page's last record, see ``KeysetStream``). No STATE is written mid-page."""
-        for record in records:
-            self._increment_stream_state(record, context=context)
+    def note_written(self, record: dict[str, Any], context: Context | None) -> None:
+        """Main thread, a record written: move the partition's bookmark past it (the SDK's
+        ``_increment_stream_state``; sorted streams move it once per page, see
+        ``KeysetStream``). No STATE is written mid-page."""
+        self._increment_stream_state(record, context=context)
+
+    def close_page(self, context: Context | None) -> None:
+        """Main thread, after a page's records were written and noted."""
 
     @property
     @override
@@ -413,9 +423,14 @@ class EnectivaStream(RESTStream[ParseResult | None]):
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        # Memory: each row is let go once the caller asked for the next, and the decoded
+        # document with it (links.next is read from the JSON again if asked for later).
         data = document(response).get("data")
+        forget_document(response)
         if isinstance(data, list):
-            yield from data
+            data.reverse()
+            while data:
+                yield data.pop()
 
     def resource_record(self, resource: dict[str, Any]) -> dict[str, Any]:
         """``id`` plus the contract's attributes of a JSON:API resource."""

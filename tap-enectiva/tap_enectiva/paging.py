@@ -35,6 +35,11 @@ def document(response: requests.Response) -> dict[str, Any]:
     return doc
 
 
+def forget_document(response: requests.Response) -> None:
+    """Drop the decoded body kept by :func:`document` (a later call decodes it again)."""
+    response.__dict__.pop("_enectiva_document", None)
+
+
 def next_link(response: requests.Response) -> str | None:
     """``links.next`` of a list answer; None at the end.
 

@@ -227,26 +227,32 @@ def _reading(time: str) -> dict:
     return {"meter_id": "m1", "time": time, "value": 1.0}
 
 
+def write_page_records(stream, records: list[dict], context: dict) -> None:
+    for record in records:
+        stream.note_written(record, context)
+    stream.close_page(context)
+
+
 def test_a_sorted_page_moves_the_bookmark_to_its_last_time_and_never_back():
     readings = make_tap().streams["readings"]
     context = {"meter_id": "m1", "import_id": None, "suit": None, "time_zone": None}
     page = [_reading(f"2026-01-01T0{h}:00:00Z") for h in range(4)]
-    readings.advance_bookmark(page, context)
+    write_page_records(readings, page, context)
     assert readings.bookmark(context).isoformat() == "2026-01-01T03:00:00+00:00"
     # A page re-read inside the look-back window leaves the bookmark where it is.
-    readings.advance_bookmark(page[:2], context)
+    write_page_records(readings, page[:2], context)
     assert readings.bookmark(context).isoformat() == "2026-01-01T03:00:00+00:00"
 
 
 def test_a_page_out_of_order_still_ends_at_its_latest_time():
     readings = make_tap().streams["readings"]
     context = {"meter_id": "m1", "import_id": None, "suit": None, "time_zone": None}
-    readings.advance_bookmark([_reading("2026-01-01T05:00:00Z")], context)
+    write_page_records(readings, [_reading("2026-01-01T05:00:00Z")], context)
     page = [_reading("2026-01-01T07:00:00Z"), _reading("2026-01-01T06:00:00Z")]
-    readings.advance_bookmark(page, context)
+    write_page_records(readings, page, context)
     assert readings.bookmark(context).isoformat() == "2026-01-01T07:00:00+00:00"
     # Times not written as UTC text go record by record, to the same end.
-    readings.advance_bookmark([_reading("2026-01-01T09:00:00+01:00")], context)
+    write_page_records(readings, [_reading("2026-01-01T09:00:00+01:00")], context)
     assert readings.bookmark(context) == datetime(2026, 1, 1, 8, tzinfo=UTC)
 
 
@@ -260,11 +266,26 @@ def test_a_page_written_at_once_gives_the_lines_of_records_written_one_by_one(ca
         one_by_one.write_record("readings", record, 3, extracted)
     one_by_one.out.flush()
     expected = capsysbinary.readouterr().out
-    at_once.write_records("readings", records, 3, extracted)
+    lines = at_once.page_lines("readings", 3, extracted)
+    for record in records:
+        lines.add(record)
+    assert capsysbinary.readouterr().out == b""  # nothing before the page's one write
+    lines.write()
     at_once.out.flush()
     assert capsysbinary.readouterr().out == expected
     assert expected.count(b"\n") == 2
     assert at_once.record_bytes == one_by_one.record_bytes == len(expected)
+
+
+def test_rows_are_let_go_as_they_are_read_and_the_links_stay_readable():
+    from tap_enectiva.paging import next_link
+
+    body = {"data": [{"id": str(i), "attributes": {}} for i in range(3)], "links": {"next": "u"}}
+    response = answer(200, body)
+    rows = make_tap().streams["meters"].parse_response(response)
+    assert next(rows)["id"] == "0"
+    assert next_link(response) == "u"  # from the JSON again: the decoded document is gone
+    assert [row["id"] for row in rows] == ["1", "2"]
 
 
 def test_state_lines_are_the_sdks_own():
