@@ -37,7 +37,7 @@ from enectiva.times import TimeFormatError, format_timestamp, parse_timestamp
 from tap_enectiva.auth import HeaderPerAttempt, Sent
 from tap_enectiva.errors import TapError
 from tap_enectiva.output import BufferedMsgSpecWriter
-from tap_enectiva.paging import NextLinkPaginator, document, forget_document
+from tap_enectiva.paging import NextLinkPaginator, list_rows
 from tap_enectiva.schemas import CONTRACT, record_fields
 from tap_enectiva.settings import config_time, setting, user_agent
 from tap_enectiva.state import IndexedStateManager
@@ -423,14 +423,11 @@ class EnectivaStream(RESTStream[ParseResult | None]):
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
-        # Memory: each row is let go once the caller asked for the next, and the decoded
-        # document with it (links.next is read from the JSON again if asked for later).
-        data = document(response).get("data")
-        forget_document(response)
-        if isinstance(data, list):
-            data.reverse()
-            while data:
-                yield data.pop()
+        # Memory: each row is let go once the caller asked for the next one.
+        rows = list_rows(response)
+        rows.reverse()
+        while rows:
+            yield rows.pop()
 
     def resource_record(self, resource: dict[str, Any]) -> dict[str, Any]:
         """``id`` plus the contract's attributes of a JSON:API resource."""

@@ -9,35 +9,30 @@ import requests
 from singer_sdk.pagination import BaseHATEOASPaginator
 from typing_extensions import override
 
-_decode = msgspec.json.Decoder().decode
-
 
 class _Links(msgspec.Struct):
     """Only the ``links`` of a list document (the rest is skipped, not built)."""
 
-    links: dict[str, Any] | None = None
+    links: Any = None
+
+
+class _Data(msgspec.Struct):
+    """Only the ``data`` of a list document."""
+
+    data: Any = None
 
 
 _decode_links = msgspec.json.Decoder(_Links).decode
+_decode_data = msgspec.json.Decoder(_Data).decode
 
 
-def document(response: requests.Response) -> dict[str, Any]:
-    """The decoded body, decoded once per response (records and paginator share it)."""
-    doc = getattr(response, "_enectiva_document", None)
-    if doc is None:
-        try:
-            doc = _decode(response.content)
-        except msgspec.DecodeError:
-            doc = {}
-        if not isinstance(doc, dict):
-            doc = {}
-        response._enectiva_document = doc  # type: ignore[attr-defined]
-    return doc
-
-
-def forget_document(response: requests.Response) -> None:
-    """Drop the decoded body kept by :func:`document` (a later call decodes it again)."""
-    response.__dict__.pop("_enectiva_document", None)
+def list_rows(response: requests.Response) -> list[Any]:
+    """The ``data`` of a list answer (empty when the body is not a list document)."""
+    try:
+        data = _decode_data(response.content).data
+    except msgspec.DecodeError:  # ValidationError too: not a JSON object
+        return []
+    return data if isinstance(data, list) else []
 
 
 def next_link(response: requests.Response) -> str | None:
@@ -47,14 +42,10 @@ def next_link(response: requests.Response) -> str | None:
     queue, so it reads the links alone; the records are built when the page is written
     (a decoded page takes about six times its JSON's size).
     """
-    doc = getattr(response, "_enectiva_document", None)
-    if doc is not None:
-        links = doc.get("links")
-    else:
-        try:
-            links = _decode_links(response.content).links
-        except msgspec.DecodeError:  # ValidationError too: not an object, links not one
-            links = None
+    try:
+        links = _decode_links(response.content).links
+    except msgspec.DecodeError:  # ValidationError too: not a JSON object
+        return None
     return links.get("next") or None if isinstance(links, dict) else None
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import requests
+from late_data import import_reading
 from tap_runner import discover, error_lines, parse_messages, run_tap, select, tap_args
 
 from enectiva.media import MEDIA_TYPE
@@ -208,27 +209,9 @@ def test_incremental_rerun_emits_only_new_readings(make_sandbox, tmp_path):
         for i in range(3)
     ]
     for i, when in enumerate(new_times):
-        answer = requests.post(
-            f"{sb.url}/import/readings/{sb.creds['customer_id']}",
-            json={
-                "data": {
-                    "type": "readings",
-                    "attributes": {
-                        "time": when,
-                        "state": top + i + 1,
-                        "import_id": meter["import_id"],
-                        "suit": meter["suit"],
-                    },
-                }
-            },
-            headers={
-                "Accept": MEDIA_TYPE,
-                "Content-Type": MEDIA_TYPE,
-                "Authorization": f"Bearer {sb.creds['import_token']}",
-            },
-            timeout=30,
+        import_reading(
+            sb, time=when, state=top + i + 1, import_id=meter["import_id"], suit=meter["suit"]
         )
-        assert answer.status_code == 201, answer.text
 
     second = run_tap(tmp_path, config, catalog=catalog, state=first.last_state)
     assert second.returncode == 0, second.stderr
