@@ -111,7 +111,6 @@ class Pacer:
         low_water: float = 0.1,
         sharing: Sharing | None = None,
     ) -> None:
-        self._start_rate = start_rate
         self._doubling = doubling
         self._hold = hold
         self._probe = probe
